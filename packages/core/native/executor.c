@@ -1,0 +1,262 @@
+/*
+ * attachkit executor: runs one pre-exec program, then execs the command.
+ *
+ * It knows no stage and no policy. The Node parent plans every effect in
+ * TypeScript and sends it here as a list of generic operations (a raw syscall,
+ * a sync point, a fork, an fd sweep, an exec). Adding a stage never changes
+ * this file. See docs/architecture.md for the wire format; program.ts is the
+ * other side and must agree with the layout below.
+ *
+ * It is started fresh for every attach from a sealed memfd, so no process
+ * inside a container can reach a host binary through /proc/<pid>/exe
+ * (CVE-2019-5736), and it starts with a clean address space and fd table.
+ *
+ * fds at start: 0-2 the attached command's stdio, 3 the sync socket (a
+ * SOCK_STREAM socketpair end: the program arrives on it, status goes back on
+ * it), 4.. fds the stages passed (pidfd, namespace fds, ...).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define AK_MAGIC 0x31584b41u /* "AKX1" */
+#define SYNC_FD 3
+#define MAX_OPS 4096
+#define MAX_DATA (16u << 20)
+
+enum { OP_SYSCALL = 1, OP_SYNC = 2, OP_FORK = 3, OP_CLOSE_FDS = 4, OP_EXEC = 5 };
+enum { ARG_IMM = 0, ARG_DATA = 1, ARG_RESULT = 2 };
+enum { F_OPTIONAL = 1 }; /* failure is recorded as -errno and ignored */
+enum { MSG_READY = 1, MSG_PID = 2, MSG_ERROR = 3 };
+#define OP_NONE 0xffffffffu /* error not tied to an op (bad program, I/O) */
+
+struct ak_arg { uint32_t kind; uint32_t pad; int64_t val; };
+struct ak_op {
+	uint32_t code, flags;
+	int64_t nr;
+	struct ak_arg args[6];
+};
+struct ak_header { uint32_t magic, nops, data_len, reserved; };
+struct ak_msg { uint32_t type, index; int32_t value, reserved; };
+
+static struct ak_op *ops;
+static char *data;
+static uint32_t nops, data_len;
+static long *results;
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int read_all(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	while (len) {
+		ssize_t n = read(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void send_msg(uint32_t type, uint32_t index, int32_t value)
+{
+	struct ak_msg m = { type, index, value, 0 };
+	(void)write_all(SYNC_FD, &m, sizeof(m));
+}
+
+/* Report a failure to the parent and die; the parent turns it into an error
+ * naming the stage, operation and errno. 127/126 follow the shell's rule for
+ * a command that is missing / not executable. */
+static void __attribute__((noreturn)) fail(uint32_t index, int err, int status)
+{
+	send_msg(MSG_ERROR, index, err);
+	_exit(status);
+}
+
+static long arg_value(const struct ak_arg *a, uint32_t self)
+{
+	switch (a->kind) {
+	case ARG_IMM:
+		return (long)a->val;
+	case ARG_DATA:
+		if (a->val < 0 || (uint64_t)a->val > data_len)
+			fail(self, EINVAL, 1);
+		return (long)(data + a->val);
+	case ARG_RESULT:
+		if (a->val < 0 || (uint64_t)a->val >= self)
+			fail(self, EINVAL, 1);
+		return results[a->val];
+	}
+	fail(self, EINVAL, 1);
+}
+
+/* NUL-separated strings at data[off..] → NULL-terminated vector. */
+static char **string_vector(const struct ak_arg *block, const struct ak_arg *count, uint32_t self)
+{
+	char *p = (char *)arg_value(block, self);
+	long n = arg_value(count, self);
+	char **v;
+
+	if (n < 0 || n > 65536 || !(v = calloc((size_t)n + 1, sizeof(*v))))
+		fail(self, ENOMEM, 1);
+	for (long i = 0; i < n; i++) {
+		v[i] = p;
+		p += strlen(p) + 1;
+		if (p > data + data_len)
+			fail(self, EINVAL, 1);
+	}
+	return v;
+}
+
+/* execve with a PATH search that uses the *new* environment's PATH, as the
+ * command must be found inside the container (execvpe would use ours). */
+static int exec_path(const char *file, char **argv, char **envp)
+{
+	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	char buf[4096];
+	int saved = ENOENT;
+
+	if (!*file)
+		return ENOENT;
+	if (strchr(file, '/')) {
+		execve(file, argv, envp);
+		return errno;
+	}
+	for (char **e = envp; *e; e++)
+		if (!strncmp(*e, "PATH=", 5))
+			path = *e + 5;
+	for (const char *p = path;; p++) {
+		const char *end = strchrnul(p, ':');
+		size_t dlen = (size_t)(end - p);
+		if (dlen + strlen(file) + 2 <= sizeof(buf)) {
+			memcpy(buf, p, dlen);
+			buf[dlen] = '/';
+			strcpy(buf + dlen + 1, file);
+			execve(dlen ? buf : file, argv, envp);
+			/* Keep looking past a missing entry; remember the first
+			 * "found but refused" so it is reported, as the shell does. */
+			if (errno != ENOENT && errno != ENOTDIR && errno != ENAMETOOLONG)
+				saved = saved == ENOENT ? errno : saved;
+		}
+		if (!*end)
+			break;
+		p = end;
+	}
+	return saved;
+}
+
+static void close_fds_from(unsigned from)
+{
+	/* Keep only the sync socket (CLOEXEC: it closes itself at exec, which is
+	 * how the parent learns that exec succeeded). CVE-2024-21626. */
+	if (SYNC_FD >= from) {
+		if (syscall(SYS_close_range, from, SYNC_FD - 1, 0) == 0 &&
+		    syscall(SYS_close_range, SYNC_FD + 1, ~0u, 0) == 0)
+			return;
+	} else if (syscall(SYS_close_range, from, ~0u, 0) == 0) {
+		return;
+	}
+	for (int fd = (int)from; fd < 65536; fd++)
+		if (fd != SYNC_FD)
+			close(fd);
+}
+
+static void run(void)
+{
+	for (uint32_t i = 0; i < nops; i++) {
+		const struct ak_op *op = &ops[i];
+		long a[6];
+
+		switch (op->code) {
+		case OP_SYSCALL:
+			for (int k = 0; k < 6; k++)
+				a[k] = arg_value(&op->args[k], i);
+			results[i] = syscall(op->nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+			if (results[i] == -1) {
+				if (!(op->flags & F_OPTIONAL))
+					fail(i, errno, 1);
+				results[i] = -errno;
+			}
+			break;
+		case OP_SYNC: {
+			char go;
+			send_msg(MSG_READY, i, (int32_t)getpid());
+			if (read_all(SYNC_FD, &go, 1) < 0 || go != 'g')
+				_exit(1); /* the parent gave up: it reports why */
+			break;
+		}
+		case OP_FORK: {
+			/* CLONE_PARENT: the attached process becomes the Node
+			 * parent's child, so it can reap it and hold a pidfd on it;
+			 * this intermediate exits at once, as lxc-attach's does. */
+			long pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+			if (pid < 0)
+				fail(i, errno, 1);
+			if (pid > 0) {
+				send_msg(MSG_PID, i, (int32_t)pid);
+				_exit(0);
+			}
+			results[i] = 0;
+			break;
+		}
+		case OP_CLOSE_FDS:
+			close_fds_from((unsigned)arg_value(&op->args[0], i));
+			break;
+		case OP_EXEC: {
+			const char *file = (const char *)arg_value(&op->args[0], i);
+			char **argv = string_vector(&op->args[1], &op->args[2], i);
+			char **envp = string_vector(&op->args[3], &op->args[4], i);
+			int err = exec_path(file, argv, envp);
+			fail(i, err, err == ENOENT || err == ENOTDIR ? 127 : 126);
+		}
+		default:
+			fail(i, EINVAL, 1);
+		}
+	}
+	fail(OP_NONE, ENOEXEC, 1); /* a program must end in exec */
+}
+
+int main(void)
+{
+	struct ak_header h;
+
+	if (fcntl(SYNC_FD, F_SETFD, FD_CLOEXEC) < 0)
+		_exit(1);
+	if (read_all(SYNC_FD, &h, sizeof(h)) < 0 || h.magic != AK_MAGIC ||
+	    h.nops == 0 || h.nops > MAX_OPS || h.data_len > MAX_DATA)
+		fail(OP_NONE, EPROTO, 1);
+	nops = h.nops;
+	data_len = h.data_len;
+	ops = malloc(sizeof(*ops) * nops);
+	data = malloc(data_len + 1);
+	results = calloc(nops, sizeof(*results));
+	if (!ops || !data || !results)
+		fail(OP_NONE, ENOMEM, 1);
+	if (read_all(SYNC_FD, ops, sizeof(*ops) * nops) < 0 || read_all(SYNC_FD, data, data_len) < 0)
+		fail(OP_NONE, EPROTO, 1);
+	data[data_len] = '\0';
+	run();
+}

@@ -1,0 +1,154 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+import type { Socket } from 'node:net';
+import { AttachError, ErrorCodes } from '../errors.js';
+import { SIGKILL } from '../libc/constants.js';
+import { errnoName } from '../libc/errno.js';
+import type { Libc, ProcessExit } from '../libc/libc.js';
+import type { OpInfo, SerializedProgram } from '../program/program.js';
+import { executorImage, executorImagePath } from './image.js';
+import { reaperFor } from './reaper.js';
+
+/** Messages from the executor: 16 bytes, {type, op index, value, reserved}. */
+const MSG_SIZE = 16;
+const MSG_READY = 1;
+const MSG_PID = 2;
+const MSG_ERROR = 3;
+const OP_NONE = 0xffffffff;
+
+export type StdioOption = 'inherit' | 'pipe' | 'ignore' | number;
+
+/** The executor process while it waits at the sync point, still in the caller's namespaces. */
+export interface IntermediateProcess {
+  readonly pid: number;
+  /** False once the process has been reaped. Check it synchronously right before using the pid:
+   * until it is reaped, no other process can have this pid. */
+  isAlive(): boolean;
+}
+
+export interface LaunchOptions {
+  readonly libc: Libc;
+  readonly stdio: readonly [StdioOption, StdioOption, StdioOption];
+  /** Parent-side work at the sync point (the cgroup move). A throw aborts the attach. */
+  readonly atSync: (intermediate: IntermediateProcess) => Promise<void>;
+}
+
+/** The attached process, running its command. */
+export interface Launched {
+  readonly pid: number;
+  readonly pidfd: number;
+  readonly exit: Promise<ProcessExit>;
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+}
+
+/**
+ * Start the executor from its sealed memfd, send it the program, serve the
+ * sync point, and return once the command has been exec'd (or throw the
+ * first failure, naming its stage, operation and errno). Nothing is left
+ * behind on failure: the intermediate and the attached process are reaped.
+ */
+export function launch(program: SerializedProgram, options: LaunchOptions): Promise<Launched> {
+  const { libc } = options;
+  const image = executorImage(libc);
+  if (program.fds.length + 4 >= image) throw new AttachError(ErrorCodes.BAD_REQUEST, `too many fds passed to the executor (${program.fds.length})`);
+  const child = spawn(executorImagePath(image), [], {
+    argv0: 'attachkit-executor',
+    env: {},
+    stdio: [...options.stdio, 'pipe', ...program.fds],
+  });
+  return new Promise<Launched>((resolve, reject) => {
+    const sync = child.stdio[3] as Socket;
+    let pending: Buffer = Buffer.alloc(0);
+    let attached: { pid: number; pidfd: number; exit: Promise<ProcessExit> } | undefined;
+    let reported: { index: number; errno: number } | undefined;
+    let failure: unknown;
+    let socketClosed = false;
+    let intermediateDone = false;
+
+    const abort = (err: unknown) => {
+      failure ??= err;
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (attached) {
+        try { libc.pidfdSendSignal(attached.pidfd, SIGKILL); } catch { /* already gone */ }
+      }
+    };
+
+    const finish = async () => {
+      if (!socketClosed || !intermediateDone) return;
+      const error = failure ?? (reported ? opError(program.ops, reported.index, reported.errno)
+        : attached ? undefined
+        : new AttachError(ErrorCodes.EXECUTOR, `the executor ended (${describeExit(child)}) before starting the command`));
+      if (!error && attached) {
+        resolve({ ...attached, stdin: child.stdin, stdout: child.stdout, stderr: child.stderr });
+        return;
+      }
+      if (attached) {
+        // The attached process failed before exec and has exited: reap it, drop its pidfd.
+        await attached.exit.catch(() => undefined);
+        libc.close(attached.pidfd);
+      }
+      reject(error);
+    };
+
+    const onMessage = (type: number, index: number, value: number) => {
+      if (type === MSG_READY) {
+        const intermediate: IntermediateProcess = {
+          pid: child.pid ?? value,
+          isAlive: () => child.exitCode === null && child.signalCode === null,
+        };
+        options.atSync(intermediate).then(
+          () => { if (!failure) sync.write('g'); },
+          (err) => abort(err),
+        );
+      } else if (type === MSG_PID) {
+        try {
+          const pidfd = libc.pidfdOpen(value);
+          attached = { pid: value, pidfd, exit: reaperFor(libc).wait(pidfd) };
+        } catch (err) {
+          abort(new AttachError(ErrorCodes.EXECUTOR, `cannot hold the attached process ${value}: ${(err as Error).message}`, { cause: err }));
+        }
+      } else if (type === MSG_ERROR) {
+        reported ??= { index, errno: value };
+      } else {
+        abort(new AttachError(ErrorCodes.EXECUTOR, `the executor sent an unknown message (${type})`));
+      }
+    };
+
+    sync.on('data', (chunk: Buffer) => {
+      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+      while (pending.length >= MSG_SIZE) {
+        onMessage(pending.readUInt32LE(0), pending.readUInt32LE(4), pending.readInt32LE(8));
+        pending = pending.subarray(MSG_SIZE);
+      }
+    });
+    sync.on('error', () => { /* EPIPE when the executor dies early: its exit tells why */ });
+    sync.on('close', () => { socketClosed = true; void finish(); });
+    child.on('error', (err) => {
+      abort(new AttachError(ErrorCodes.EXECUTOR, `cannot start the executor: ${err.message}`, { cause: err }));
+      // A failed spawn emits no 'exit'.
+      intermediateDone = true;
+      sync.destroy();
+      void finish();
+    });
+    child.on('exit', () => { intermediateDone = true; void finish(); });
+    sync.write(program.bytes);
+  });
+}
+
+function opError(ops: readonly OpInfo[], index: number, errno: number): AttachError {
+  const op = index === OP_NONE ? undefined : ops[index];
+  if (!op) {
+    return new AttachError(ErrorCodes.EXECUTOR, `the executor rejected the program: ${errnoName(errno)}`, { errno });
+  }
+  const exec = op.phase === 'exec';
+  return AttachError.fromErrno(exec ? ErrorCodes.EXEC_FAILED : ErrorCodes.OP_FAILED, {
+    stage: op.stage, operation: op.operation, syscall: op.syscall, errno,
+    exitCode: exec ? (errnoName(errno) === 'ENOENT' || errnoName(errno) === 'ENOTDIR' ? 127 : 126) : 1,
+  });
+}
+
+function describeExit(child: ChildProcess): string {
+  return child.signalCode ? `killed by ${child.signalCode}` : `exit status ${child.exitCode}`;
+}

@@ -1,0 +1,64 @@
+import type { Libc, ProcessExit } from '../libc/libc.js';
+
+/**
+ * Waits for attached processes without blocking the event loop.
+ *
+ * The attached process is our child (the executor forks it with
+ * CLONE_PARENT) but libuv does not know it, so libuv will never reap it. We
+ * listen for SIGCHLD (libuv allows many watchers per signal) and reap with
+ * waitid(P_PIDFD, WNOHANG): race-free, and a pid cannot be reused while we
+ * hold its zombie. A slow timer keeps the loop alive while anyone waits and
+ * doubles as a safety net should a SIGCHLD be coalesced away.
+ */
+export class ChildReaper {
+  private readonly waiters = new Map<number, { resolve: (e: ProcessExit) => void; reject: (e: unknown) => void }>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly onSigchld = (): void => this.poll();
+
+  constructor(private readonly libc: Libc) {}
+
+  /** Resolves when the child behind `pidfd` has exited, and reaps it. */
+  wait(pidfd: number): Promise<ProcessExit> {
+    return new Promise((resolve, reject) => {
+      this.waiters.set(pidfd, { resolve, reject });
+      if (this.waiters.size === 1) {
+        process.on('SIGCHLD', this.onSigchld);
+        this.timer = setInterval(() => this.poll(), 1000);
+      }
+      this.poll();
+    });
+  }
+
+  private poll(): void {
+    for (const [pidfd, waiter] of this.waiters) {
+      let exit: ProcessExit | undefined;
+      try {
+        exit = this.libc.waitPidfd(pidfd);
+      } catch (err) {
+        this.settle(pidfd);
+        waiter.reject(err);
+        continue;
+      }
+      if (exit) {
+        this.settle(pidfd);
+        waiter.resolve(exit);
+      }
+    }
+  }
+
+  private settle(pidfd: number): void {
+    this.waiters.delete(pidfd);
+    if (this.waiters.size === 0) {
+      process.off('SIGCHLD', this.onSigchld);
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+}
+
+const reapers = new WeakMap<Libc, ChildReaper>();
+export function reaperFor(libc: Libc): ChildReaper {
+  let r = reapers.get(libc);
+  if (!r) reapers.set(libc, (r = new ChildReaper(libc)));
+  return r;
+}

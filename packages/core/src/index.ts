@@ -1,0 +1,28 @@
+/**
+ * @attachkit/core — the public API: the stage contract, the pipeline, the
+ * pre-exec program, libc access, errors. Plugins use only what is exported here.
+ */
+export * from './di.js';
+export { AttachError, ErrorCodes, SyscallError, type AttachErrorDetails, type ErrorCode } from './errors.js';
+export * from './libc/constants.js';
+export { describeErrno, errnoMessage, errnoName } from './libc/errno.js';
+export { KoffiLibc, LIBC, realLibc, type Libc, type ProcessExit } from './libc/libc.js';
+export { syscallNumber, type SyscallName } from './libc/syscalls.js';
+export { CORE_PHASES, INTERMEDIATE_PHASES, isPhase, PHASES, type Phase } from './program/phases.js';
+export {
+  bytes, cstring, imm, resultOf, FIRST_PASSED_FD, SYNC_FD,
+  type Arg, type ExecSpec, type OpHandle, type OpInfo, type ProgramEmitter, type SerializedProgram, type SyscallOptions,
+  PreExecProgram,
+} from './program/program.js';
+export { executorPath } from './executor/image.js';
+export type { IntermediateProcess, StdioOption } from './executor/launch.js';
+export { AttachedProcess, type AttachResult } from './pipeline/attached.js';
+export { contextKey, type ContextKey, type ResolvedTarget, type StageContext } from './pipeline/context.js';
+export { orderStages } from './pipeline/order.js';
+export { Pipeline, type StagePlanEntry } from './pipeline/pipeline.js';
+export { hasTargetPid, type AttachRequest, type AttachTarget, type ElevatedPrivilege, type EnvPolicy } from './pipeline/request.js';
+export { enabledByDefault, refId, STAGE, type Stage, type StageRef, type StageToggle } from './pipeline/stage.js';
+export { BuildEnvironment, LXC_DEFAULT_PATH } from './stages/build-env.js';
+export { DEFAULT_COMMAND, ExecCommand } from './stages/exec-command.js';
+export { ResolveTargetByPid } from './stages/resolve-target.js';
+export { corePlugin, createPipeline, definePlugin, type AttachPlugin, type CreatePipelineOptions } from './plugin.js';

@@ -1,0 +1,40 @@
+/** Linux constants used by the stages (include/uapi/linux/sched.h, fcntl.h, prctl.h, wait.h). */
+
+/** Namespace clone flags, as setns(2) takes them. */
+export const CLONE_NEWTIME = 0x00000080;
+export const CLONE_NEWNS = 0x00020000;
+export const CLONE_NEWCGROUP = 0x02000000;
+export const CLONE_NEWUTS = 0x04000000;
+export const CLONE_NEWIPC = 0x08000000;
+export const CLONE_NEWUSER = 0x10000000;
+export const CLONE_NEWPID = 0x20000000;
+export const CLONE_NEWNET = 0x40000000;
+
+export const F_DUPFD_CLOEXEC = 1030;
+export const F_GETFD = 1;
+export const F_SETFD = 2;
+export const FD_CLOEXEC = 1;
+export const F_ADD_SEALS = 1033;
+export const F_SEAL_SEAL = 0x1;
+export const F_SEAL_SHRINK = 0x2;
+export const F_SEAL_GROW = 0x4;
+export const F_SEAL_WRITE = 0x8;
+
+export const MFD_CLOEXEC = 0x1;
+export const MFD_ALLOW_SEALING = 0x2;
+export const MFD_EXEC = 0x10;
+
+export const PR_SET_PDEATHSIG = 1;
+export const PR_SET_DUMPABLE = 4;
+export const PR_SET_NO_NEW_PRIVS = 38;
+export const PR_CAP_AMBIENT = 47;
+export const PR_CAP_AMBIENT_CLEAR_ALL = 4;
+
+export const P_PIDFD = 3;
+export const WNOHANG = 1;
+export const WEXITED = 4;
+export const CLD_EXITED = 1;
+export const CLD_KILLED = 2;
+export const CLD_DUMPED = 3;
+
+export const SIGKILL = 9;

@@ -1,0 +1,54 @@
+import { constants } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import type { Launched } from '../executor/launch.js';
+import type { Libc } from '../libc/libc.js';
+
+/** How the command ended, as a shell reports it. */
+export interface AttachResult {
+  /** The command's exit status; 128+N when signal N killed it. */
+  readonly exitCode: number;
+  /** The signal that killed it, if one did. */
+  readonly signal: NodeJS.Signals | null;
+}
+
+/** A command running inside the target. */
+export class AttachedProcess {
+  /** Its pid in the caller's pid namespace. */
+  readonly pid: number;
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  /** Settles when the command has exited and been reaped. */
+  readonly exited: Promise<AttachResult>;
+  private done = false;
+
+  constructor(private readonly launched: Launched, private readonly libc: Libc) {
+    this.pid = launched.pid;
+    this.stdin = launched.stdin;
+    this.stdout = launched.stdout;
+    this.stderr = launched.stderr;
+    this.exited = launched.exit.then((exit) => {
+      this.done = true;
+      libc.close(launched.pidfd);
+      if (exit.signal !== null) return { exitCode: 128 + exit.signal, signal: signalName(exit.signal) };
+      return { exitCode: exit.code ?? 0, signal: null };
+    });
+  }
+
+  /** Send a signal through the pidfd: never reaches another process, even after the pid is reused. */
+  kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
+    if (this.done) return false;
+    const n = typeof signal === 'number' ? signal : constants.signals[signal];
+    try {
+      this.libc.pidfdSendSignal(this.launched.pidfd, n);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+function signalName(n: number): NodeJS.Signals | null {
+  const entry = Object.entries(constants.signals).find(([, v]) => v === n);
+  return (entry?.[0] as NodeJS.Signals | undefined) ?? null;
+}

@@ -1,0 +1,109 @@
+import { AttachError, ErrorCodes, SyscallError } from '../errors.js';
+import type { Libc } from '../libc/libc.js';
+import { PreExecProgram, type ProgramEmitter } from '../program/program.js';
+import type { AttachRequest } from './request.js';
+
+/** A typed slot in the attach's shared state, for data one stage leaves for another. */
+export interface ContextKey<T> {
+  readonly name: string;
+  /** Type carrier only; never set. */
+  readonly __type?: T;
+}
+export function contextKey<T>(name: string): ContextKey<T> {
+  return { name };
+}
+
+/** The process attached to, held by a pidfd from the first moment. */
+export interface ResolvedTarget {
+  /** Its pid in the caller's pid namespace. */
+  readonly pid: number;
+  readonly pidfd: number;
+  /** How errors name it: `pid 4089`, `container c1 (init pid 4089)`. */
+  readonly description: string;
+}
+
+/** What a stage sees while it plans: the request, the shared state, and a program view stamped with its id. */
+export interface StageContext {
+  readonly stage: string;
+  readonly request: AttachRequest;
+  readonly libc: Libc;
+  readonly program: ProgramEmitter;
+  /** The target; throws if no stage has resolved it yet. */
+  readonly target: ResolvedTarget;
+  setTarget(target: ResolvedTarget): void;
+  /** The attached process's environment, built up by stages; the exec stage passes it. */
+  readonly env: Map<string, string>;
+  get<T>(key: ContextKey<T>): T | undefined;
+  set<T>(key: ContextKey<T>, value: T): void;
+  /** Run `cleanup` once the attach has started or failed (close the fds planning opened). */
+  defer(cleanup: () => void): void;
+  /** An AttachError stamped with this stage, for a failed operation (keeps the errno of a SyscallError). */
+  error(operation: string, cause?: unknown): AttachError;
+}
+
+/** The state of one attach, shared by its stages. */
+export class AttachSession {
+  readonly program = new PreExecProgram();
+  readonly env = new Map<string, string>();
+  private target: ResolvedTarget | undefined;
+  private readonly store = new Map<string, unknown>();
+  private readonly cleanups: Array<() => void> = [];
+
+  constructor(readonly request: AttachRequest, readonly libc: Libc) {}
+
+  get resolvedTarget(): ResolvedTarget | undefined {
+    return this.target;
+  }
+
+  contextFor(stage: string): StageContext {
+    const session = this;
+    return {
+      stage,
+      request: this.request,
+      libc: this.libc,
+      program: this.program.emitter(stage),
+      env: this.env,
+      get target(): ResolvedTarget {
+        if (!session.target) {
+          throw new AttachError(ErrorCodes.STAGE_ORDER, `${stage}: needs the target, but no stage has resolved it (order it after 'resolve-target')`, { stage });
+        }
+        return session.target;
+      },
+      setTarget: (target) => { this.target = target; },
+      get: <T>(key: ContextKey<T>) => this.store.get(key.name) as T | undefined,
+      set: <T>(key: ContextKey<T>, value: T) => { this.store.set(key.name, value); },
+      defer: (cleanup) => { this.cleanups.push(cleanup); },
+      error: (operation, cause) => stageError(stage, operation, cause),
+    };
+  }
+
+  /** Run the deferred cleanups, last first. */
+  release(): void {
+    for (const cleanup of this.cleanups.splice(0).reverse()) {
+      try {
+        cleanup();
+      } catch {
+        // A failed close must not hide the attach's own outcome.
+      }
+    }
+  }
+}
+
+export function stageError(stage: string, operation: string, cause?: unknown): AttachError {
+  if (cause instanceof AttachError) return cause;
+  if (cause instanceof SyscallError) {
+    return AttachError.fromErrno(ErrorCodes.STAGE_FAILED, { stage, operation, syscall: cause.syscall, errno: cause.errno, cause });
+  }
+  const errno = errnoOf(cause);
+  if (errno !== undefined) {
+    return AttachError.fromErrno(ErrorCodes.STAGE_FAILED, { stage, operation, syscall: (cause as { syscall?: string }).syscall ?? 'unknown', errno, cause });
+  }
+  const detail = cause instanceof Error ? `: ${cause.message}` : '';
+  return new AttachError(ErrorCodes.STAGE_FAILED, `${stage}: ${operation} failed${detail}`, { stage, operation, cause });
+}
+
+/** Node's fs errors carry a negative errno. */
+function errnoOf(err: unknown): number | undefined {
+  const n = (err as { errno?: unknown } | undefined)?.errno;
+  return typeof n === 'number' ? Math.abs(n) : undefined;
+}

@@ -1,0 +1,151 @@
+import type { DependencyContainer } from '../di.js';
+import { AttachError, ErrorCodes } from '../errors.js';
+import { launch } from '../executor/launch.js';
+import { LIBC, realLibc, type Libc } from '../libc/libc.js';
+import { AttachedProcess, type AttachResult } from './attached.js';
+import { AttachSession, stageError } from './context.js';
+import { orderStages } from './order.js';
+import type { AttachRequest } from './request.js';
+import { enabledByDefault, STAGE, type Stage, type StageToggle } from './stage.js';
+
+/** One line of `attachkit stages`. */
+export interface StagePlanEntry {
+  readonly id: string;
+  readonly description: string;
+  readonly enabled: boolean;
+  readonly reason: string;
+}
+
+/**
+ * An ordered set of stages that attaches. Compose it (add, remove, replace),
+ * then it freezes on first use: a pipeline that is attaching cannot change
+ * under it. Derive a new one with clone().
+ */
+export class Pipeline {
+  private readonly stages: Stage[];
+  private frozen = false;
+  private ordered: Stage[] | undefined;
+
+  constructor(stages: Iterable<Stage>, private readonly libc: Libc = realLibc()) {
+    this.stages = [...stages];
+  }
+
+  /** Every stage registered under STAGE in the container, and its LIBC when it has one. */
+  static fromContainer(container: DependencyContainer): Pipeline {
+    const stages = container.isRegistered(STAGE, true) ? container.resolveAll(STAGE) : [];
+    const libc = container.isRegistered(LIBC, true) ? container.resolve(LIBC) : realLibc();
+    return new Pipeline(stages, libc);
+  }
+
+  get ids(): string[] {
+    return this.stages.map((s) => s.id);
+  }
+
+  has(id: string): boolean {
+    return this.stages.some((s) => s.id === id);
+  }
+
+  get(id: string): Stage | undefined {
+    return this.stages.find((s) => s.id === id);
+  }
+
+  add(...stages: Stage[]): this {
+    this.mutable('add');
+    this.stages.push(...stages);
+    return this;
+  }
+
+  remove(id: string): this {
+    this.mutable('remove');
+    this.stages.splice(this.indexOf(id, 'remove'), 1);
+    return this;
+  }
+
+  replace(id: string, stage: Stage): this {
+    this.mutable('replace');
+    this.stages.splice(this.indexOf(id, 'replace'), 1, stage);
+    return this;
+  }
+
+  /** Validate the order now and refuse further changes. */
+  freeze(): this {
+    this.ordered ??= orderStages(this.stages);
+    this.frozen = true;
+    return this;
+  }
+
+  get isFrozen(): boolean {
+    return this.frozen;
+  }
+
+  /** An unfrozen copy with the same stages. */
+  clone(): Pipeline {
+    return new Pipeline(this.stages, this.libc);
+  }
+
+  /** The stages in the order they plan. */
+  order(): readonly Stage[] {
+    return this.freeze().ordered!;
+  }
+
+  /** The resolved pipeline for a request: order, and which stages are on and why. */
+  describe(request: AttachRequest): StagePlanEntry[] {
+    return this.order().map((s) => ({ id: s.id, description: s.description, ...toggleOf(s, request) }));
+  }
+
+  /** Start the command inside the target; resolves once it has been exec'd. */
+  async spawn(request: AttachRequest): Promise<AttachedProcess> {
+    const stages = this.order();
+    const session = new AttachSession(request, this.libc);
+    const planned: Stage[] = [];
+    try {
+      for (const stage of stages) {
+        if (!toggleOf(stage, request).enabled) continue;
+        planned.push(stage);
+        try {
+          await stage.plan(session.contextFor(stage.id));
+        } catch (err) {
+          throw stageError(stage.id, 'planning', err);
+        }
+      }
+      const launched = await launch(session.program.serialize(), {
+        libc: this.libc,
+        stdio: request.stdio ?? ['inherit', 'inherit', 'inherit'],
+        atSync: async (intermediate) => {
+          for (const stage of planned) {
+            if (!stage.atSyncPoint) continue;
+            try {
+              await stage.atSyncPoint(session.contextFor(stage.id), intermediate);
+            } catch (err) {
+              throw stageError(stage.id, 'work at the sync point', err);
+            }
+          }
+        },
+      });
+      return new AttachedProcess(launched, this.libc);
+    } finally {
+      session.release();
+    }
+  }
+
+  /** Run the command inside the target and wait for it. */
+  async attach(request: AttachRequest): Promise<AttachResult> {
+    return (await this.spawn(request)).exited;
+  }
+
+  private mutable(what: string): void {
+    if (this.frozen) {
+      throw new AttachError(ErrorCodes.PIPELINE_FROZEN, `cannot ${what} a stage: the pipeline is frozen (it has attached or been frozen); call clone() to derive a new pipeline`);
+    }
+  }
+
+  private indexOf(id: string, what: string): number {
+    const i = this.stages.findIndex((s) => s.id === id);
+    if (i < 0) throw new AttachError(ErrorCodes.STAGE_ORDER, `cannot ${what} stage '${id}': no such stage (stages: ${this.ids.join(', ')})`);
+    return i;
+  }
+}
+
+function toggleOf(stage: Stage, request: AttachRequest): StageToggle {
+  return stage.toggle?.(request) ?? enabledByDefault;
+}

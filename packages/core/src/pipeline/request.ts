@@ -1,0 +1,41 @@
+import type { StdioOption } from '../executor/launch.js';
+
+/** Whom to attach to. */
+export type AttachTarget =
+  | { readonly pid: number }
+  | { readonly name: string; readonly lxcpath?: string; readonly rcfile?: string };
+
+/** lxc-attach's -e names: privileges the attached process keeps (the stages that impose them step aside). */
+export type ElevatedPrivilege = 'CGROUP' | 'CAP' | 'LSM';
+
+export type EnvPolicy = 'keep' | 'clear';
+
+/**
+ * One attach, as the CLI or a program asks for it. Plugins read the fields
+ * that concern them; `extensions` carries options of third-party stages.
+ */
+export interface AttachRequest {
+  readonly target: AttachTarget;
+  /** argv of the command; when absent, the default shell. */
+  readonly command?: readonly string[];
+  /** Working directory inside the container; default: the caller's, else /. */
+  readonly cwd?: string;
+  readonly env?: {
+    readonly policy?: EnvPolicy;
+    /** -v NAME=VALUE */
+    readonly set?: Readonly<Record<string, string>>;
+    /** --keep-var NAME, with policy 'clear'. */
+    readonly keep?: readonly string[];
+  };
+  /** -e: privileges kept. */
+  readonly elevated?: readonly ElevatedPrivilege[];
+  /** -s: namespace names to join (MOUNT, PID, ...); absent: all the target has. */
+  readonly namespaces?: readonly string[];
+  /** stdio of the attached process; default: inherit all three. */
+  readonly stdio?: readonly [StdioOption, StdioOption, StdioOption];
+  readonly extensions?: Readonly<Record<string, unknown>>;
+}
+
+export function hasTargetPid(target: AttachTarget): target is { readonly pid: number } {
+  return 'pid' in target;
+}

@@ -1,0 +1,65 @@
+import { container as rootContainer, type DependencyContainer } from './di.js';
+import { AttachError, ErrorCodes } from './errors.js';
+import { LIBC, realLibc, type Libc } from './libc/libc.js';
+import { Pipeline } from './pipeline/pipeline.js';
+import { STAGE } from './pipeline/stage.js';
+import { BuildEnvironment } from './stages/build-env.js';
+import { ExecCommand } from './stages/exec-command.js';
+import { ResolveTargetByPid } from './stages/resolve-target.js';
+
+/**
+ * A stage family: a name, the plugins it needs, and a function that
+ * registers its stages (under STAGE) and services in a DI container.
+ */
+export interface AttachPlugin {
+  readonly name: string;
+  /** Names of plugins that must be present; checked when a pipeline is created. */
+  readonly dependencies?: readonly string[];
+  register(container: DependencyContainer): void;
+}
+
+/** Typed identity, for plugin authors. */
+export function definePlugin(plugin: AttachPlugin): AttachPlugin {
+  return plugin;
+}
+
+/** The core's own stages: resolve target by pid, build env, exec. */
+export const corePlugin = definePlugin({
+  name: '@attachkit/core',
+  register(container) {
+    container.register(STAGE, { useClass: ResolveTargetByPid });
+    container.register(STAGE, { useClass: BuildEnvironment });
+    container.register(STAGE, { useClass: ExecCommand });
+  },
+});
+
+export interface CreatePipelineOptions {
+  /** Plugins besides the core (which is always first). */
+  readonly plugins?: readonly AttachPlugin[];
+  /** Parent container; a child of it holds this pipeline's registrations. Default: tsyringe's root. */
+  readonly container?: DependencyContainer;
+  /** A libc other than the real one (tests that record calls). */
+  readonly libc?: Libc;
+}
+
+/**
+ * The default way to build a pipeline: core + plugins, registered in a fresh
+ * child container, resolved, and ready to be changed (add, remove, replace).
+ */
+export function createPipeline(options: CreatePipelineOptions = {}): Pipeline {
+  const plugins = [corePlugin, ...(options.plugins ?? [])];
+  const names = new Set<string>();
+  for (const plugin of plugins) {
+    if (names.has(plugin.name)) throw new AttachError(ErrorCodes.STAGE_ORDER, `plugin '${plugin.name}' is registered twice`);
+    names.add(plugin.name);
+  }
+  for (const plugin of plugins) {
+    for (const dep of plugin.dependencies ?? []) {
+      if (!names.has(dep)) throw new AttachError(ErrorCodes.STAGE_ORDER, `plugin '${plugin.name}' needs plugin '${dep}', which is not in the pipeline`);
+    }
+  }
+  const container = (options.container ?? rootContainer).createChildContainer();
+  container.register(LIBC, { useValue: options.libc ?? realLibc() });
+  for (const plugin of plugins) plugin.register(container);
+  return Pipeline.fromContainer(container);
+}

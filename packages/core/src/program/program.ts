@@ -1,0 +1,228 @@
+import { AttachError, ErrorCodes } from '../errors.js';
+import { F_SETFD, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, PR_SET_DUMPABLE } from '../libc/constants.js';
+import { syscallNumber, type SyscallName } from '../libc/syscalls.js';
+import { CORE_PHASES, PHASES, type Phase } from './phases.js';
+
+/**
+ * The pre-exec program: what the child side must do, as data. Stages emit
+ * operations into phases (phases.ts); the program serialises them in phase
+ * order for the C executor (native/executor.c). The wire layout here and
+ * there must agree: a 16-byte header, 112-byte ops, then a data blob.
+ */
+
+export const OpCode = { SYSCALL: 1, SYNC: 2, FORK: 3, CLOSE_FDS: 4, EXEC: 5 } as const;
+const ArgKind = { IMM: 0, DATA: 1, RESULT: 2 } as const;
+const F_OPTIONAL = 1;
+const MAGIC = 0x31584b41; // "AKX1"
+const HEADER_SIZE = 16;
+const OP_SIZE = 112;
+const MAX_ARGS = 6;
+
+/** The executor's fd layout: 0-2 stdio, 3 the sync socket, passed fds from 4. */
+export const SYNC_FD = 3;
+export const FIRST_PASSED_FD = 4;
+
+/** An argument of an operation: an immediate, bytes in the program's data, or an earlier op's result. */
+export type Arg =
+  | { readonly kind: 'imm'; readonly value: number | bigint }
+  | { readonly kind: 'data'; readonly bytes: Uint8Array }
+  | { readonly kind: 'result'; readonly op: OpHandle };
+
+export const imm = (value: number | bigint): Arg => ({ kind: 'imm', value });
+export const bytes = (value: Uint8Array): Arg => ({ kind: 'data', bytes: value });
+/** A NUL-terminated string in the program's data; the executor passes its address. */
+export const cstring = (value: string): Arg => bytes(Buffer.from(`${noNul(value, 'string')}\0`));
+export const resultOf = (op: OpHandle): Arg => ({ kind: 'result', op });
+
+/** What the parent knows about an op, so that a failure can be reported in words. */
+export interface OpInfo {
+  /** The stage that emitted it. */
+  readonly stage: string;
+  readonly phase: Phase;
+  /** The syscall or executor primitive. */
+  readonly syscall: string;
+  /** What it does and to what: `setns(CLONE_NEWNS|CLONE_NEWPID) on pid 4089`. */
+  readonly operation: string;
+}
+
+/** An emitted op; pass it to resultOf() to use its result in a later op. */
+export interface OpHandle extends OpInfo {
+  readonly seq: number;
+}
+
+interface PlannedOp extends OpHandle {
+  readonly code: number;
+  readonly nr: number;
+  readonly args: readonly Arg[];
+  readonly optional: boolean;
+}
+
+export interface SyscallOptions {
+  /** Human description with its target, used in errors. */
+  readonly operation: string;
+  /** Failure is tolerated: the result becomes -errno and the program goes on. */
+  readonly optional?: boolean;
+}
+
+export interface ExecSpec {
+  readonly file: string;
+  readonly argv: readonly string[];
+  /** `NAME=value` entries; PATH among them is used for the command search. */
+  readonly env: readonly string[];
+}
+
+/** The view of the program a stage gets: everything it emits is stamped with its id. */
+export interface ProgramEmitter {
+  syscall(phase: Phase, name: SyscallName, args: readonly Arg[], options: SyscallOptions): OpHandle;
+  /** Hand a parent fd to the executor; returns its number there. The parent keeps its own copy. */
+  passFd(fd: number): number;
+  /** Set what to execute. Exactly one stage does this (core's `exec`). */
+  exec(spec: ExecSpec): void;
+}
+
+export interface SerializedProgram {
+  readonly bytes: Buffer;
+  /** ops[i] describes the op the executor reports as index i. */
+  readonly ops: readonly OpInfo[];
+  /** Parent fds to place at FIRST_PASSED_FD + i in the executor. */
+  readonly fds: readonly number[];
+}
+
+export class PreExecProgram {
+  private readonly planned: PlannedOp[] = [];
+  private readonly fds: number[] = [];
+  private execOp: PlannedOp | undefined;
+  private seq = 0;
+
+  emitter(stage: string): ProgramEmitter {
+    return {
+      syscall: (phase, name, args, options) => this.addSyscall(stage, phase, name, args, options),
+      passFd: (fd) => this.passFd(fd),
+      exec: (spec) => this.setExec(stage, spec),
+    };
+  }
+
+  passFd(fd: number): number {
+    if (!Number.isInteger(fd) || fd < 0) throw new TypeError(`passFd: ${fd} is not an fd`);
+    let i = this.fds.indexOf(fd);
+    if (i < 0) i = this.fds.push(fd) - 1;
+    return FIRST_PASSED_FD + i;
+  }
+
+  private addSyscall(stage: string, phase: Phase, name: SyscallName, args: readonly Arg[], options: SyscallOptions): OpHandle {
+    if (CORE_PHASES.has(phase)) {
+      throw new AttachError(ErrorCodes.BAD_REQUEST, `${stage}: cannot emit ${name} into phase '${phase}', which the core fills`, { stage });
+    }
+    if (!PHASES.includes(phase)) {
+      throw new AttachError(ErrorCodes.BAD_REQUEST, `${stage}: unknown phase '${phase}' (phases: ${PHASES.join(', ')})`, { stage });
+    }
+    if (args.length > MAX_ARGS) throw new RangeError(`${stage}: ${name} takes at most ${MAX_ARGS} arguments`);
+    const op: PlannedOp = {
+      seq: this.seq++, stage, phase, syscall: name, operation: options.operation,
+      code: OpCode.SYSCALL, nr: syscallNumber(name), args, optional: options.optional ?? false,
+    };
+    this.planned.push(op);
+    return op;
+  }
+
+  private setExec(stage: string, spec: ExecSpec): void {
+    if (this.execOp) {
+      throw new AttachError(ErrorCodes.BAD_REQUEST, `${stage}: the command to execute was already set by stage '${this.execOp.stage}'`, { stage });
+    }
+    if (spec.argv.length === 0) throw new AttachError(ErrorCodes.BAD_REQUEST, `${stage}: empty command`, { stage });
+    const block = (list: readonly string[], what: string) =>
+      bytes(Buffer.from(list.map((s) => `${noNul(s, what)}\0`).join('')));
+    this.execOp = {
+      seq: this.seq++, stage, phase: 'exec', syscall: 'execve',
+      operation: spec.file.includes('/') ? `execve("${spec.file}")` : `execvp("${spec.file}") searching the command's PATH`,
+      code: OpCode.EXEC, nr: 0, optional: false,
+      args: [cstring(spec.file), block(spec.argv, 'argument'), imm(spec.argv.length), block(spec.env, 'environment entry'), imm(spec.env.length)],
+    };
+  }
+
+  /** Lay the ops out in phase order, with the core's own ops, and encode them. */
+  serialize(): SerializedProgram {
+    if (!this.execOp) {
+      throw new AttachError(ErrorCodes.BAD_REQUEST, 'no stage set the command to execute (is the exec stage missing?)');
+    }
+    // The core's own ops: the invariants no composition of stages can drop.
+    // They run first in their phase.
+    const core = (phase: Phase, code: number, syscall: string, operation: string, args: Arg[] = [], optional = false): PlannedOp =>
+      ({ seq: -1, stage: 'executor', phase, syscall, operation, code, nr: 0, args, optional });
+    const sys = (phase: Phase, name: SyscallName, operation: string, args: Arg[], optional = false): PlannedOp =>
+      ({ ...core(phase, OpCode.SYSCALL, name, operation, args, optional), nr: syscallNumber(name) });
+    const all: PlannedOp[] = [
+      core('sync', OpCode.SYNC, 'read', 'wait for the parent at the sync point'),
+      // Non-dumpable before entering any namespace: nothing inside may ptrace
+      // or read /proc/<pid>/mem of the executor (runc CVE-2016-9962).
+      sys('harden', 'prctl', 'prctl(PR_SET_DUMPABLE, 0)', [imm(PR_SET_DUMPABLE), imm(0)]),
+      // No ambient capabilities ever cross into the container (CVE-2022-29162).
+      // Optional: kernels before 4.3 have no ambient set at all.
+      sys('harden', 'prctl', 'prctl(PR_CAP_AMBIENT_CLEAR_ALL)', [imm(PR_CAP_AMBIENT), imm(PR_CAP_AMBIENT_CLEAR_ALL), imm(0), imm(0), imm(0)], true),
+      core('fork', OpCode.FORK, 'clone', 'clone(CLONE_PARENT) of the attached process'),
+      // A new session: the caller's terminal is never our controlling terminal,
+      // so TIOCSTI from inside cannot type into it (CVE-2016-10124).
+      sys('session', 'setsid', 'setsid()', []),
+      // Node marks its stdio close-on-exec; the command must keep 0, 1, 2.
+      ...[0, 1, 2].map((fd) => sys('stdio', 'fcntl', `fcntl(${fd}, F_SETFD, 0)`, [imm(fd), imm(F_SETFD), imm(0)])),
+      ...this.planned,
+      core('close-fds', OpCode.CLOSE_FDS, 'close_range', 'close_range(3, ~0)', [imm(SYNC_FD)]),
+      this.execOp,
+    ];
+    const rank = (p: Phase) => PHASES.indexOf(p);
+    const ordered = all.map((op, i) => ({ op, i }))
+      .sort((a, b) => rank(a.op.phase) - rank(b.op.phase) || a.i - b.i)
+      .map(({ op }) => op);
+    const index = new Map<OpHandle, number>(ordered.map((op, i) => [op, i]));
+
+    const data: Buffer[] = [];
+    let dataLen = 0;
+    const addData = (b: Uint8Array): number => {
+      const off = dataLen;
+      const padded = (b.length + 7) & ~7; // 8-aligned: some syscalls take structs
+      const chunk = Buffer.alloc(padded);
+      chunk.set(b);
+      data.push(chunk);
+      dataLen += padded;
+      return off;
+    };
+
+    const opsBuf = Buffer.alloc(OP_SIZE * ordered.length);
+    ordered.forEach((op, i) => {
+      const base = i * OP_SIZE;
+      opsBuf.writeUInt32LE(op.code, base);
+      opsBuf.writeUInt32LE(op.optional ? F_OPTIONAL : 0, base + 4);
+      opsBuf.writeBigInt64LE(BigInt(op.nr), base + 8);
+      op.args.forEach((arg, k) => {
+        const at = base + 16 + k * 16;
+        if (arg.kind === 'imm') {
+          opsBuf.writeUInt32LE(ArgKind.IMM, at);
+          opsBuf.writeBigInt64LE(BigInt.asIntN(64, BigInt(arg.value)), at + 8);
+        } else if (arg.kind === 'data') {
+          opsBuf.writeUInt32LE(ArgKind.DATA, at);
+          opsBuf.writeBigInt64LE(BigInt(addData(arg.bytes)), at + 8);
+        } else {
+          const ref = index.get(arg.op as PlannedOp);
+          if (ref === undefined || ref >= i) {
+            throw new AttachError(ErrorCodes.BAD_REQUEST,
+              `${op.stage}: ${op.operation} uses the result of '${arg.op.operation}', which does not run before it`, { stage: op.stage });
+          }
+          opsBuf.writeUInt32LE(ArgKind.RESULT, at);
+          opsBuf.writeBigInt64LE(BigInt(ref), at + 8);
+        }
+      });
+    });
+
+    const header = Buffer.alloc(HEADER_SIZE);
+    header.writeUInt32LE(MAGIC, 0);
+    header.writeUInt32LE(ordered.length, 4);
+    header.writeUInt32LE(dataLen, 8);
+    const ops: OpInfo[] = ordered.map(({ stage, phase, syscall, operation }) => ({ stage, phase, syscall, operation }));
+    return { bytes: Buffer.concat([header, opsBuf, ...data]), ops, fds: [...this.fds] };
+  }
+}
+
+function noNul(value: string, what: string): string {
+  if (value.includes('\0')) throw new AttachError(ErrorCodes.BAD_REQUEST, `${what} contains a NUL byte: ${JSON.stringify(value)}`);
+  return value;
+}
