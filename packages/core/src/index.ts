@@ -21,7 +21,7 @@ export { contextKey, type ContextKey, type ResolvedTarget, type StageContext } f
 export { orderStages } from './pipeline/order.js';
 export { Pipeline, type StagePlanEntry } from './pipeline/pipeline.js';
 export { hasTargetPid, type AttachRequest, type AttachTarget, type ElevatedPrivilege, type EnvPolicy } from './pipeline/request.js';
-export { enabledByDefault, refId, STAGE, type Stage, type StageRef, type StageToggle } from './pipeline/stage.js';
+export { enabledByDefault, optional, refId, STAGE, type Stage, type StageRef, type StageToggle } from './pipeline/stage.js';
 export { BuildEnvironment, LXC_DEFAULT_PATH } from './stages/build-env.js';
 export { DEFAULT_COMMAND, ExecCommand } from './stages/exec-command.js';
 export { ResolveTargetByPid } from './stages/resolve-target.js';

@@ -46,6 +46,11 @@ export const STAGE: InjectionToken<Stage> = Symbol.for('attachkit.stage');
 
 export const enabledByDefault: StageToggle = { enabled: true, reason: 'always' };
 
+/** An ordering reference to a stage of another plugin, honoured only when that stage is present. */
+export function optional(id: string): StageRef {
+  return { id, optional: true };
+}
+
 export function refId(ref: StageRef): string {
   return typeof ref === 'string' ? ref : ref.id;
 }

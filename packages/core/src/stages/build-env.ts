@@ -1,5 +1,5 @@
 import type { StageContext } from '../pipeline/context.js';
-import type { Stage } from '../pipeline/stage.js';
+import { optional, type Stage } from '../pipeline/stage.js';
 
 /** LXC's PATH for a cleared environment (lxc-attach --clear-env). */
 export const LXC_DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -14,8 +14,9 @@ export const LXC_DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/b
 export class BuildEnvironment implements Stage {
   readonly id = 'build-env';
   readonly description = "the attached process's environment (caller's or cleared, -v, container=lxc)";
-  readonly after = ['resolve-target'];
-  readonly before = ['exec'];
+  // Reading order of the standard stages: after the isolation stages, before remount and exec.
+  readonly after = ['resolve-target', ...['open-pty', 'join-namespaces', 'enter-cgroup', 'apply-lsm', 'drop-caps', 'set-personality'].map(optional)];
+  readonly before = [optional('remount'), 'exec'];
 
   plan(ctx: StageContext): void {
     const { policy = 'keep', keep = [], set = {} } = ctx.request.env ?? {};

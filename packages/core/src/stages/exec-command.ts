@@ -1,6 +1,6 @@
 import { cstring } from '../program/program.js';
 import { contextKey, type StageContext } from '../pipeline/context.js';
-import type { Stage } from '../pipeline/stage.js';
+import { optional, type Stage } from '../pipeline/stage.js';
 
 /** The command to run when the request names none; a stage that knows better (the target user's shell) sets it. */
 export const DEFAULT_COMMAND = contextKey<readonly string[]>('default-command');
@@ -15,7 +15,7 @@ export const DEFAULT_COMMAND = contextKey<readonly string[]>('default-command');
 export class ExecCommand implements Stage {
   readonly id = 'exec';
   readonly description = 'chdir, then execve the command with a PATH search inside the target';
-  readonly after = ['resolve-target', { id: 'build-env', optional: true }] as const;
+  readonly after = ['resolve-target', optional('build-env')];
 
   plan(ctx: StageContext): void {
     const argv = ctx.request.command?.length ? ctx.request.command : ctx.get(DEFAULT_COMMAND) ?? ['/bin/sh'];

@@ -1,0 +1,28 @@
+import { BaseCommand } from '../base-command.js';
+import { attachFlags, toRequest } from '../flags.js';
+import { defaultPipeline } from '../pipeline.js';
+import { forwardSignals } from '../signals.js';
+
+export default class Attach extends BaseCommand {
+  static override summary = 'Run a command inside a running container or process, with its isolation';
+  static override usage = ['--pid PID [OPTIONS] [-- COMMAND [ARG...]]'];
+  static override examples = [
+    '<%= config.bin %> --pid 4089 -- hostname',
+    '<%= config.bin %> --pid 4089 --clear-env -v LANG=C.UTF-8 -- env',
+  ];
+  static override strict = false;
+  static override flags = attachFlags;
+
+  async run(): Promise<void> {
+    const { flags, argv } = await this.parse(Attach);
+    const request = toRequest(flags, argv as string[]);
+    const proc = await defaultPipeline().spawn(request);
+    const stop = forwardSignals(proc);
+    try {
+      const result = await proc.exited;
+      process.exitCode = result.exitCode;
+    } finally {
+      stop();
+    }
+  }
+}

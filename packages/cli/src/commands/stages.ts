@@ -1,0 +1,28 @@
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../base-command.js';
+import { attachFlags, toRequest } from '../flags.js';
+import { defaultPipeline } from '../pipeline.js';
+
+export default class Stages extends BaseCommand {
+  static override summary = 'Show the resolved stage pipeline for these options: order, and which stages are on and why';
+  static override strict = false;
+  static override flags = {
+    ...attachFlags,
+    pid: Flags.integer({ description: 'as for attach (not needed to show the pipeline)', min: 1 }),
+    json: Flags.boolean({ description: 'print JSON' }),
+  };
+
+  async run(): Promise<void> {
+    const { flags, argv } = await this.parse(Stages);
+    const plan = defaultPipeline().describe(toRequest({ ...flags, pid: flags.pid ?? 1 }, argv as string[]));
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
+      return;
+    }
+    const width = Math.max(...plan.map((s) => s.id.length));
+    plan.forEach((s, i) => {
+      const state = s.enabled ? 'on ' : 'off';
+      process.stdout.write(`${String(i + 1).padStart(2)}. ${s.id.padEnd(width)}  ${state}  ${s.description}${s.enabled ? '' : ` (${s.reason})`}\n`);
+    });
+  }
+}

@@ -1,0 +1,2 @@
+export { defaultPipeline, defaultPlugins } from './pipeline.js';
+export { main } from './main.js';

@@ -1,0 +1,104 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { cgroup2Mount } from './cgroup.js';
+
+/**
+ * A throwaway container the project starts itself, for tests and the demo:
+ * its own mount, pid, uts, ipc, net and cgroup namespaces, its own hostname,
+ * /proc, and cgroup (a fresh cgroup2 directory, which is its cgroup
+ * namespace's root). It runs the host's binaries. Built with util-linux
+ * `unshare` — a fixture may; the product never does.
+ */
+export interface Sandbox {
+  /** The sandbox's init (pid 1 inside), as the host sees it. */
+  readonly pid: number;
+  readonly hostname: string;
+  /** Its cgroup2 directory on the host, if the host has cgroup2. */
+  readonly cgroupDir: string | undefined;
+  stop(): Promise<void>;
+}
+
+export interface SandboxOptions {
+  readonly hostname?: string;
+}
+
+const running = new Set<Sandbox>();
+let counter = 0;
+
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const name = `attachkit-sandbox-${process.pid}-${++counter}`;
+  const hostname = options.hostname ?? 'attachkit-sandbox';
+  const mount = cgroup2Mount();
+  const cgroupDir = mount ? `${mount}/${name}` : undefined;
+  if (cgroupDir) mkdirSync(cgroupDir);
+
+  // pid 1 inside: name the host, mount a cgroup2 view rooted at its own
+  // cgroup, say it is ready, and sleep. --mount-proc gives it its own /proc.
+  const init = [
+    `hostname ${hostname}`,
+    mount ? `umount -l ${mount} && mount -t cgroup2 cgroup2 ${mount}` : ':',
+    'echo ready',
+    'exec sleep infinity',
+  ].join(' && ');
+  const unshare = ['unshare', '--mount', '--uts', '--ipc', '--net', '--pid', '--cgroup', '--fork',
+    '--mount-proc', '--propagation', 'private', '--', 'sh', '-c', JSON.stringify(init)].join(' ');
+  // Enter the cgroup first, so that the cgroup namespace is rooted there.
+  const script = `${cgroupDir ? `echo $$ > ${cgroupDir}/cgroup.procs && ` : ''}exec ${unshare}`;
+  const child = spawn('sh', ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    await waitForReady(child);
+    const pid = Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(' ')[0]);
+    if (!pid) throw new Error('sandbox: cannot find its init process');
+    const sandbox: Sandbox = { pid, hostname, cgroupDir, stop: () => stop(sandbox, child) };
+    running.add(sandbox);
+    return sandbox;
+  } catch (err) {
+    child.kill('SIGKILL');
+    removeCgroup(cgroupDir);
+    throw err;
+  }
+}
+
+function waitForReady(child: ChildProcess): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => { err += d; });
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d;
+      if (out.includes('ready\n')) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`sandbox: unshare exited (${code}) before it was ready: ${err.trim() || out}`)));
+  });
+}
+
+async function stop(sandbox: Sandbox, child: ChildProcess): Promise<void> {
+  if (!running.delete(sandbox)) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  try {
+    process.kill(sandbox.pid, 'SIGKILL'); // the pid namespace dies with its init
+  } catch { /* already gone */ }
+  if (child.exitCode === null && child.signalCode === null) await exited;
+  for (let i = 0; i < 50; i++) {
+    if (removeCgroup(sandbox.cgroupDir)) return;
+    await sleep(20);
+  }
+}
+
+function removeCgroup(dir: string | undefined): boolean {
+  if (!dir) return true;
+  try {
+    rmdirSync(dir);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+}
+
+// A test that dies must not leave sandboxes behind.
+process.once('exit', () => {
+  for (const s of running) {
+    try { process.kill(s.pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+});
