@@ -131,6 +131,27 @@ static char **string_vector(const struct ak_arg *block, const struct ak_arg *cou
 	return v;
 }
 
+/* execve; a file without a #! line runs under /bin/sh, as execvp(3) and the
+ * shell do (and lxc-attach, which uses execvp). */
+static void exec_one(const char *path, char **argv, char **envp)
+{
+	execve(path, argv, envp);
+	if (errno == ENOEXEC) {
+		int n = 0;
+		while (argv[n])
+			n++;
+		char **sh = calloc((size_t)n + 2, sizeof(*sh));
+		if (!sh)
+			return;
+		sh[0] = "/bin/sh";
+		sh[1] = (char *)path;
+		for (int k = 1; k <= n; k++)
+			sh[k + 1] = argv[k];
+		execve("/bin/sh", sh, envp);
+		errno = ENOEXEC;
+	}
+}
+
 /* execve with a PATH search that uses the *new* environment's PATH, as the
  * command must be found inside the container (execvpe would use ours). */
 static int exec_path(const char *file, char **argv, char **envp)
@@ -142,7 +163,7 @@ static int exec_path(const char *file, char **argv, char **envp)
 	if (!*file)
 		return ENOENT;
 	if (strchr(file, '/')) {
-		execve(file, argv, envp);
+		exec_one(file, argv, envp);
 		return errno;
 	}
 	for (char **e = envp; *e; e++)
@@ -155,7 +176,7 @@ static int exec_path(const char *file, char **argv, char **envp)
 			memcpy(buf, p, dlen);
 			buf[dlen] = '/';
 			strcpy(buf + dlen + 1, file);
-			execve(dlen ? buf : file, argv, envp);
+			exec_one(dlen ? buf : file, argv, envp);
 			/* Keep looking past a missing entry; remember the first
 			 * "found but refused" so it is reported, as the shell does. */
 			if (errno != ENOENT && errno != ENOTDIR && errno != ENAMETOOLONG)

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import type { Socket } from 'node:net';
 import { AttachError, ErrorCodes } from '../errors.js';
 import { SIGKILL } from '../libc/constants.js';
@@ -58,6 +58,10 @@ export function launch(program: SerializedProgram, options: LaunchOptions): Prom
     env: {},
     stdio: [...options.stdio, 'pipe', ...program.fds],
   });
+  // Take the piped output at once: Node discards unread output of a child that
+  // has exited, and the intermediate exits long before the command does.
+  const stdout = child.stdout?.pipe(new PassThrough()) ?? null;
+  const stderr = child.stderr?.pipe(new PassThrough()) ?? null;
   return new Promise<Launched>((resolve, reject) => {
     const sync = child.stdio[3] as Socket;
     let pending: Buffer = Buffer.alloc(0);
@@ -81,7 +85,7 @@ export function launch(program: SerializedProgram, options: LaunchOptions): Prom
         : attached ? undefined
         : new AttachError(ErrorCodes.EXECUTOR, `the executor ended (${describeExit(child)}) before starting the command`));
       if (!error && attached) {
-        resolve({ ...attached, stdin: child.stdin, stdout: child.stdout, stderr: child.stderr });
+        resolve({ ...attached, stdin: child.stdin, stdout, stderr });
         return;
       }
       if (attached) {

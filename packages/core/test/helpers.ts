@@ -1,0 +1,37 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import type { AttachedProcess, Stage, StageContext } from '../src/index.js';
+
+/** Collect a piped attached process's output and its result. */
+export async function collect(proc: AttachedProcess): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  const read = (s: NodeJS.ReadableStream | null) => new Promise<string>((resolve) => {
+    if (!s) return resolve('');
+    let out = '';
+    s.on('data', (d) => { out += d; });
+    s.on('end', () => resolve(out));
+  });
+  const [stdout, stderr, result] = await Promise.all([read(proc.stdout), read(proc.stderr), proc.exited]);
+  return { exitCode: result.exitCode, stdout, stderr };
+}
+
+/** A stage built from a plan function, for tests. */
+export function stage(id: string, plan: (ctx: StageContext) => void, extra: Partial<Stage> = {}): Stage {
+  return { id, description: `test stage ${id}`, plan, ...extra };
+}
+
+export function openFdCount(): number {
+  return readdirSync('/proc/self/fd').length;
+}
+
+/** Children of this process (all threads), with their state letter. */
+export function children(): Array<{ pid: number; state: string }> {
+  const pids = readdirSync('/proc/self/task').flatMap((t) =>
+    readFileSync(`/proc/self/task/${t}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number));
+  return pids.map((pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return { pid, state: stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]! };
+    } catch {
+      return { pid, state: 'gone' };
+    }
+  });
+}

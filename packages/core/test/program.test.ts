@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { cstring, imm, PHASES, PreExecProgram, resultOf, syscallNumber } from '../src/index.js';
+
+const OP_SIZE = 112;
+
+describe('PreExecProgram', () => {
+  it('should lay ops out in phase order, with the core ops, whatever the emission order', () => {
+    const program = new PreExecProgram();
+    const late = program.emitter('late');
+    const early = program.emitter('early');
+    late.syscall('ids', 'setresuid', [imm(0), imm(0), imm(0)], { operation: 'setresuid(0)' });
+    early.syscall('namespaces', 'setns', [imm(4), imm(0)], { operation: 'setns' });
+    late.exec({ file: 'true', argv: ['true'], env: [] });
+    const { ops, bytes } = program.serialize();
+    const phases = ops.map((o) => o.phase);
+    assert.deepEqual([...phases].sort((a, b) => PHASES.indexOf(a) - PHASES.indexOf(b)), phases);
+    assert.deepEqual(ops.map((o) => `${o.stage}:${o.syscall}`), [
+      'executor:read', 'executor:prctl', 'executor:prctl', 'early:setns', 'executor:clone',
+      'executor:setsid', 'executor:fcntl', 'executor:fcntl', 'executor:fcntl', 'late:setresuid',
+      'executor:close_range', 'late:execve',
+    ]);
+    assert.equal(bytes.readUInt32LE(0), 0x31584b41);
+    assert.equal(bytes.readUInt32LE(4), ops.length);
+    const setns = ops.findIndex((o) => o.syscall === 'setns');
+    assert.equal(Number(bytes.readBigInt64LE(16 + setns * OP_SIZE + 8)), syscallNumber('setns'));
+  });
+
+  it('should place string data in the blob and point at it', () => {
+    const program = new PreExecProgram();
+    const e = program.emitter('s');
+    e.syscall('cwd', 'chdir', [cstring('/tmp')], { operation: 'chdir' });
+    e.exec({ file: 'x', argv: ['x'], env: [] });
+    const { ops, bytes } = program.serialize();
+    const i = ops.findIndex((o) => o.syscall === 'chdir');
+    const at = 16 + i * OP_SIZE + 16;
+    assert.equal(bytes.readUInt32LE(at), 1); // ARG_DATA
+    const dataStart = 16 + ops.length * OP_SIZE;
+    const off = Number(bytes.readBigInt64LE(at + 8));
+    assert.equal(bytes.toString('utf8', dataStart + off, dataStart + off + 5), '/tmp\0');
+  });
+
+  it('should refuse ops in the phases the core fills', () => {
+    const e = new PreExecProgram().emitter('s');
+    assert.throws(() => e.syscall('fork', 'getpid', [], { operation: 'x' }), /cannot emit getpid into phase 'fork'/);
+  });
+
+  it('should refuse a result reference to an op that runs later', () => {
+    const program = new PreExecProgram();
+    const e = program.emitter('s');
+    const later = e.syscall('ids', 'getpid', [], { operation: 'getpid()' });
+    e.syscall('remount', 'kill', [resultOf(later), imm(0)], { operation: 'kill' });
+    e.exec({ file: 'x', argv: ['x'], env: [] });
+    assert.throws(() => program.serialize(), /uses the result of 'getpid\(\)', which does not run before it/);
+  });
+
+  it('should refuse a second exec and a program without one', () => {
+    const program = new PreExecProgram();
+    assert.throws(() => program.serialize(), /no stage set the command/);
+    program.emitter('a').exec({ file: 'x', argv: ['x'], env: [] });
+    assert.throws(() => program.emitter('b').exec({ file: 'y', argv: ['y'], env: [] }), /already set by stage 'a'/);
+  });
+
+  it('should pass each parent fd once and number them from 4', () => {
+    const program = new PreExecProgram();
+    assert.equal(program.passFd(17), 4);
+    assert.equal(program.passFd(9), 5);
+    assert.equal(program.passFd(17), 4);
+  });
+});
