@@ -1,10 +1,36 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { parseMountinfo, type Hierarchy } from '@attachkit/cgroup-plugin';
 
-/** Where the unified (cgroup2) hierarchy is mounted: /sys/fs/cgroup on v2 hosts, /sys/fs/cgroup/unified on hybrid ones. */
-export function cgroup2Mount(): string | undefined {
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const [left, right] = line.split(' - ');
-    if (right?.startsWith('cgroup2 ')) return left!.split(' ')[4];
+/** Every mounted cgroup hierarchy of this host: v1 controllers and the unified one. */
+export function hierarchies(): Hierarchy[] {
+  return parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
+}
+
+/**
+ * Make a cgroup named `name` under the root of every hierarchy, as LXC makes
+ * its payload cgroups; returns the directories. cpuset v1 needs its cpus and
+ * mems filled in before a process may join.
+ */
+export function makeCgroups(name: string): string[] {
+  return hierarchies().map((h) => {
+    const dir = `${h.mountPoint}/${name}`;
+    mkdirSync(dir);
+    if (h.controllers.includes('cpuset')) {
+      for (const file of ['cpuset.cpus', 'cpuset.mems']) writeFileSync(`${dir}/${file}`, readFileSync(`${h.mountPoint}/${file}`));
+    }
+    return dir;
+  });
+}
+
+/** rmdir each directory; false while any is still busy. */
+export function removeCgroups(dirs: readonly string[]): boolean {
+  let done = true;
+  for (const dir of dirs) {
+    try {
+      rmdirSync(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') done = false;
+    }
   }
-  return undefined;
+  return done;
 }

@@ -1,13 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cgroup2Mount } from './cgroup.js';
+import { hierarchies, makeCgroups, removeCgroups } from './cgroup.js';
 
 /**
  * A throwaway container the project starts itself, for tests and the demo:
  * its own mount, pid, uts, ipc, net and cgroup namespaces, its own hostname,
- * /proc, and cgroup (a fresh cgroup2 directory, which is its cgroup
- * namespace's root). It runs the host's binaries. Built with util-linux
+ * /proc, and cgroups (a fresh directory in every hierarchy, v1 and v2, as
+ * LXC makes its payload cgroups; the root of its cgroup namespace). It runs
+ * the host's binaries. Built with util-linux
  * `unshare` — a fixture may; the product never does.
  */
 export interface Sandbox {
@@ -16,6 +17,8 @@ export interface Sandbox {
   readonly hostname: string;
   /** Its cgroup2 directory on the host, if the host has cgroup2. */
   readonly cgroupDir: string | undefined;
+  /** Its cgroup directory in every hierarchy. */
+  readonly cgroupDirs: readonly string[];
   stop(): Promise<void>;
 }
 
@@ -29,9 +32,9 @@ let counter = 0;
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const name = `attachkit-sandbox-${process.pid}-${++counter}`;
   const hostname = options.hostname ?? 'attachkit-sandbox';
-  const mount = cgroup2Mount();
+  const mount = hierarchies().find((h) => h.unified)?.mountPoint;
+  const cgroupDirs = makeCgroups(name);
   const cgroupDir = mount ? `${mount}/${name}` : undefined;
-  if (cgroupDir) mkdirSync(cgroupDir);
 
   // pid 1 inside: name the host, mount a cgroup2 view rooted at its own
   // cgroup, say it is ready, and sleep. --mount-proc gives it its own /proc.
@@ -43,19 +46,19 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   ].join(' && ');
   const unshare = ['unshare', '--mount', '--uts', '--ipc', '--net', '--pid', '--cgroup', '--fork',
     '--mount-proc', '--propagation', 'private', '--', 'sh', '-c', JSON.stringify(init)].join(' ');
-  // Enter the cgroup first, so that the cgroup namespace is rooted there.
-  const script = `${cgroupDir ? `echo $$ > ${cgroupDir}/cgroup.procs && ` : ''}exec ${unshare}`;
+  // Enter the cgroups first, so that the cgroup namespace is rooted there.
+  const script = `${cgroupDirs.map((d) => `echo $$ > ${d}/cgroup.procs && `).join('')}exec ${unshare}`;
   const child = spawn('sh', ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     await waitForReady(child);
     const pid = Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(' ')[0]);
     if (!pid) throw new Error('sandbox: cannot find its init process');
-    const sandbox: Sandbox = { pid, hostname, cgroupDir, stop: () => stop(sandbox, child) };
+    const sandbox: Sandbox = { pid, hostname, cgroupDir, cgroupDirs, stop: () => stop(sandbox, child) };
     running.add(sandbox);
     return sandbox;
   } catch (err) {
     child.kill('SIGKILL');
-    removeCgroup(cgroupDir);
+    removeCgroups(cgroupDirs);
     throw err;
   }
 }
@@ -80,19 +83,9 @@ async function stop(sandbox: Sandbox, child: ChildProcess): Promise<void> {
     process.kill(sandbox.pid, 'SIGKILL'); // the pid namespace dies with its init
   } catch { /* already gone */ }
   if (child.exitCode === null && child.signalCode === null) await exited;
-  for (let i = 0; i < 50; i++) {
-    if (removeCgroup(sandbox.cgroupDir)) return;
+  for (let i = 0; i < 100; i++) {
+    if (removeCgroups(sandbox.cgroupDirs)) return;
     await sleep(20);
-  }
-}
-
-function removeCgroup(dir: string | undefined): boolean {
-  if (!dir) return true;
-  try {
-    rmdirSync(dir);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ENOENT';
   }
 }
 

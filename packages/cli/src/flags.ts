@@ -1,9 +1,14 @@
 import { Flags } from '@oclif/core';
-import type { AttachRequest } from '@attachkit/core';
+import type { AttachRequest, ElevatedPrivilege } from '@attachkit/core';
+import { PRIVILEGES } from './argv.js';
 
 /** The flags that describe an attach, shared by `attach` and `stages`. */
 export const attachFlags = {
   pid: Flags.integer({ description: 'attach to the process with this pid (any process, not only LXC)', min: 1, required: true }),
+  'elevated-privileges': Flags.string({
+    char: 'e',
+    description: "keep these privileges, '|'-separated: CGROUP (no cgroup move), CAP (no capability drop), LSM (no LSM label); alone: all",
+  }),
   namespaces: Flags.string({ char: 's', description: "namespaces to join, '|'-separated (MOUNT, PID, UTSNAME, IPC, USER, NETWORK, CGROUP, TIME)" }),
   'clear-env': Flags.boolean({ description: 'start from a clean environment (PATH and container=lxc only)', exclusive: ['keep-env'] }),
   'keep-env': Flags.boolean({ description: "keep the caller's environment (the default)" }),
@@ -14,6 +19,7 @@ export const attachFlags = {
 
 export interface AttachFlagValues {
   pid: number;
+  'elevated-privileges'?: string | undefined;
   namespaces?: string | undefined;
   'clear-env'?: boolean | undefined;
   'keep-env'?: boolean | undefined;
@@ -35,11 +41,21 @@ export function toRequest(flags: AttachFlagValues, command: readonly string[]): 
     namespaces = flags.namespaces.split('|').map((s) => s.trim()).filter(Boolean);
     if (namespaces.length === 0) throw new Error('-s/--namespaces needs at least one namespace name');
   }
+  let elevated: ElevatedPrivilege[] | undefined;
+  if (flags['elevated-privileges'] !== undefined) {
+    elevated = flags['elevated-privileges'].split('|').map((token) => {
+      const p = token.trim() as ElevatedPrivilege;
+      if (!PRIVILEGES.includes(p)) throw new Error(`-e/--elevated-privileges: unknown privilege '${token}' (known: ${PRIVILEGES.join(', ')})`);
+      return p;
+    });
+  }
   return {
     target: { pid: flags.pid },
+    ...(elevated ? { elevated } : {}),
     ...(command.length ? { command } : {}),
     ...(flags.cwd !== undefined ? { cwd: flags.cwd } : {}),
     ...(namespaces ? { namespaces } : {}),
     env: { policy: flags['clear-env'] ? 'clear' : 'keep', set, keep: flags['keep-var'] ?? [] },
   };
 }
+

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { expandBareElevated } from './argv.js';
 import { oneLine } from './one-line.js';
 
 /** Commands other than attach; anything else is an attach, so `attachkit --pid 1 -- id` works as lxc-attach's line does. */
@@ -8,7 +9,8 @@ const PASS_THROUGH = new Set(['--help', '-h', '--version']);
 /** `attachkit ARGS`: route to a command (attach by default) and run it under oclif. */
 export async function main(argv: readonly string[]): Promise<void> {
   const first = argv[0];
-  const routed = first !== undefined && (COMMANDS.has(first) || PASS_THROUGH.has(first)) ? [...argv] : ['attach', ...argv];
+  const args = expandBareElevated(argv);
+  const routed = first !== undefined && (COMMANDS.has(first) || PASS_THROUGH.has(first)) ? args : ['attach', ...args];
   const { run, flush } = await import('@oclif/core');
   try {
     await run(routed, fileURLToPath(new URL('../../package.json', import.meta.url)));

@@ -1,9 +1,12 @@
 import { createPipeline, type AttachPlugin, type Pipeline } from '@attachkit/core';
+import { cgroupPlugin } from '@attachkit/cgroup-plugin';
 import { nsPlugin } from '@attachkit/ns-plugin';
 
 /** The plugins the CLI attaches with. */
-export const defaultPlugins: readonly AttachPlugin[] = [nsPlugin];
+export function defaultPlugins(): AttachPlugin[] {
+  return [nsPlugin(), cgroupPlugin()];
+}
 
 export function defaultPipeline(): Pipeline {
-  return createPipeline({ plugins: defaultPlugins });
+  return createPipeline({ plugins: defaultPlugins() });
 }

@@ -5,9 +5,11 @@ export { JoinNamespaces, kernelHasPidfdSetns } from './join-namespaces.js';
 export { cloneFlagNames, NAMESPACES, namespaceId, type NamespaceKind } from './namespaces.js';
 
 /** Namespaces: join the target's. */
-export const nsPlugin = definePlugin({
-  name: '@attachkit/ns-plugin',
-  register(container) {
-    container.register(STAGE, { useClass: JoinNamespaces });
-  },
-});
+export function nsPlugin() {
+  return definePlugin({
+    name: '@attachkit/ns-plugin',
+    register(container) {
+      container.register(STAGE, { useClass: JoinNamespaces });
+    },
+  });
+}
