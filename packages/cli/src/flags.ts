@@ -1,46 +1,105 @@
 import { Flags } from '@oclif/core';
-import type { AttachRequest, ElevatedPrivilege } from '@attachkit/core';
+import type { AttachRequest, AttachTarget, ElevatedPrivilege } from '@attachkit/core';
 import { PRIVILEGES } from './argv.js';
 
-/** The flags that describe an attach, shared by `attach` and `stages`. */
+/** LXC's default lxcpath (`lxc-config lxc.lxcpath`). */
+export const DEFAULT_LXCPATH = '/var/lib/lxc';
+
+/** LXC's log priorities, for -l. */
+export const LOG_PRIORITIES = ['TRACE', 'DEBUG', 'INFO', 'NOTICE', 'WARN', 'ERROR', 'CRIT', 'ALERT', 'FATAL'] as const;
+
+/** The flags that describe an attach (lxc-attach's, and attachkit's extensions), shared by `attach` and `stages`. */
 export const attachFlags = {
-  pid: Flags.integer({ description: 'attach to the process with this pid (any process, not only LXC)', min: 1, required: true }),
+  name: Flags.string({ char: 'n', description: 'name of the container' }),
+  pid: Flags.integer({ description: 'attach to the process with this pid instead (any process, not only LXC)', min: 1, exclusive: ['name'] }),
+  lxcpath: Flags.string({ char: 'P', description: `use this container path (default ${DEFAULT_LXCPATH})` }),
+  rcfile: Flags.string({ char: 'f', description: "load this configuration file instead of the container's" }),
   'elevated-privileges': Flags.string({
     char: 'e',
     description: "keep these privileges, '|'-separated: CGROUP (no cgroup move), CAP (no capability drop), LSM (no LSM label); alone: all",
   }),
-  namespaces: Flags.string({ char: 's', description: "namespaces to join, '|'-separated (MOUNT, PID, UTSNAME, IPC, USER, NETWORK, CGROUP, TIME)" }),
+  arch: Flags.string({ char: 'a', description: 'personality of the command (x86, i686, x86_64, amd64, linux32, linux64, ...)' }),
+  namespaces: Flags.string({ char: 's', description: "namespaces to join, '|'-separated (MOUNT, PID, UTSNAME, IPC, USER, NETWORK, CGROUP, TIME); implies -e" }),
+  'remount-sys-proc': Flags.boolean({ char: 'R', description: 'without the mount namespace, remount /proc and /sys for the joined namespaces' }),
   'clear-env': Flags.boolean({ description: 'start from a clean environment (PATH and container=lxc only)', exclusive: ['keep-env'] }),
   'keep-env': Flags.boolean({ description: "keep the caller's environment (the default)" }),
   'keep-var': Flags.string({ description: 'with --clear-env, keep this variable (repeatable)', multiple: true, dependsOn: ['clear-env'] }),
   'set-var': Flags.string({ char: 'v', description: 'set VAR=VALUE in the attached environment (repeatable)', multiple: true }),
+  'pty-log': Flags.string({ char: 'L', description: "record the pty's output in this file" }),
+  uid: Flags.string({ char: 'u', description: 'uid inside the container (or a user name from its /etc/passwd)' }),
+  gid: Flags.string({ char: 'g', description: 'gid inside the container (or a group name from its /etc/group)' }),
+  groups: Flags.string({ description: "supplementary groups inside the container, ','-separated (default: none)" }),
+  context: Flags.string({ char: 'c', description: 'SELinux context for the command' }),
   cwd: Flags.string({ description: 'working directory inside the target (default: the current one if it exists there, else /)' }),
+  logfile: Flags.string({ char: 'o', description: 'write a log to this file' }),
+  logpriority: Flags.string({ char: 'l', description: `log priority (${LOG_PRIORITIES.join(', ')})`, options: [...LOG_PRIORITIES] }),
+  quiet: Flags.boolean({ char: 'q', description: 'print no error messages' }),
 };
 
 export interface AttachFlagValues {
-  pid: number;
+  name?: string | undefined;
+  pid?: number | undefined;
+  lxcpath?: string | undefined;
+  rcfile?: string | undefined;
   'elevated-privileges'?: string | undefined;
+  arch?: string | undefined;
   namespaces?: string | undefined;
+  'remount-sys-proc'?: boolean | undefined;
   'clear-env'?: boolean | undefined;
   'keep-env'?: boolean | undefined;
   'keep-var'?: string[] | undefined;
   'set-var'?: string[] | undefined;
+  'pty-log'?: string | undefined;
+  uid?: string | undefined;
+  gid?: string | undefined;
+  groups?: string | undefined;
+  context?: string | undefined;
   cwd?: string | undefined;
 }
 
-/** Flags → request; refuses malformed values with one clear line. */
-export function toRequest(flags: AttachFlagValues, command: readonly string[]): AttachRequest {
+const MAX_ID = 0xfffffffe; // (uid_t)-1 is "no change" for the kernel, never an id
+
+/** `1000` → 1000; a name is kept for the stage that reads the container's passwd; anything else is refused. */
+function parseId(value: string, what: string): number | string {
+  if (/^\d+$/.test(value)) {
+    const n = Number(value);
+    if (n > MAX_ID) throw new Error(`${what}: ${value} is not a valid id (0..${MAX_ID})`);
+    return n;
+  }
+  if (/^[a-z_][a-z0-9_.-]*\$?$/i.test(value) && value.length <= 32) return value;
+  throw new Error(`${what}: '${value}' is neither a numeric id nor a valid name`);
+}
+
+/** Flags (and, without -n, the first argument as the name, as lxc-attach) → request; refuses malformed values with one clear line. */
+export function toRequest(flags: AttachFlagValues, argv: readonly string[]): AttachRequest {
+  const command = [...argv];
+  let target: AttachTarget;
+  if (flags.pid !== undefined) {
+    target = { pid: flags.pid };
+  } else {
+    const name = flags.name ?? command.shift();
+    if (name === undefined) throw new Error('no container name specified (-n NAME, or --pid PID)');
+    if (name === '' || name.includes('/') || name === '.' || name === '..') throw new Error(`invalid container name '${name}'`);
+    target = {
+      name,
+      lxcpath: (flags.lxcpath ?? DEFAULT_LXCPATH).replace(/(.)\/+$/, '$1'),
+      ...(flags.rcfile !== undefined ? { rcfile: flags.rcfile } : {}),
+    };
+  }
+
   const set: Record<string, string> = {};
   for (const entry of flags['set-var'] ?? []) {
     const eq = entry.indexOf('=');
     if (eq <= 0) throw new Error(`-v/--set-var expects VAR=VALUE, got '${entry}'`);
     set[entry.slice(0, eq)] = entry.slice(eq + 1);
   }
+
   let namespaces: string[] | undefined;
   if (flags.namespaces !== undefined) {
     namespaces = flags.namespaces.split('|').map((s) => s.trim()).filter(Boolean);
     if (namespaces.length === 0) throw new Error('-s/--namespaces needs at least one namespace name');
   }
+
   let elevated: ElevatedPrivilege[] | undefined;
   if (flags['elevated-privileges'] !== undefined) {
     elevated = flags['elevated-privileges'].split('|').map((token) => {
@@ -49,13 +108,24 @@ export function toRequest(flags: AttachFlagValues, command: readonly string[]): 
       return p;
     });
   }
+  if (flags.context !== undefined && elevated?.includes('LSM')) throw new Error('-c/--context cannot be used with -e LSM');
+
+  const groups = flags.groups === undefined ? undefined
+    : flags.groups.split(',').filter(Boolean).map((g) => parseId(g, '--groups'));
+
   return {
-    target: { pid: flags.pid },
-    ...(elevated ? { elevated } : {}),
+    target,
     ...(command.length ? { command } : {}),
     ...(flags.cwd !== undefined ? { cwd: flags.cwd } : {}),
     ...(namespaces ? { namespaces } : {}),
+    ...(elevated ? { elevated } : {}),
+    ...(flags['remount-sys-proc'] ? { remountSysProc: true } : {}),
+    ...(flags.uid !== undefined ? { uid: parseId(flags.uid, '-u/--uid') } : {}),
+    ...(flags.gid !== undefined ? { gid: parseId(flags.gid, '-g/--gid') } : {}),
+    ...(groups ? { groups } : {}),
+    ...(flags.arch !== undefined ? { arch: flags.arch } : {}),
+    ...(flags.context !== undefined ? { selinuxContext: flags.context } : {}),
+    ...(flags['pty-log'] !== undefined ? { ptyLog: flags['pty-log'] } : {}),
     env: { policy: flags['clear-env'] ? 'clear' : 'keep', set, keep: flags['keep-var'] ?? [] },
   };
 }
-

@@ -17,7 +17,7 @@ export {
 export { executorPath } from './executor/image.js';
 export type { IntermediateProcess, StdioOption } from './executor/launch.js';
 export { AttachedProcess, type AttachResult } from './pipeline/attached.js';
-export { contextKey, type ContextKey, type ResolvedTarget, type StageContext } from './pipeline/context.js';
+export { CONTAINER_CONFIG, contextKey, type ContainerConfig, type ContextKey, type ResolvedTarget, type StageContext } from './pipeline/context.js';
 export { orderStages } from './pipeline/order.js';
 export { Pipeline, type StagePlanEntry } from './pipeline/pipeline.js';
 export { hasTargetPid, type AttachRequest, type AttachTarget, type ElevatedPrivilege, type EnvPolicy } from './pipeline/request.js';

@@ -8,13 +8,12 @@ export default class Stages extends BaseCommand {
   static override strict = false;
   static override flags = {
     ...attachFlags,
-    pid: Flags.integer({ description: 'as for attach (not needed to show the pipeline)', min: 1 }),
     json: Flags.boolean({ description: 'print JSON' }),
   };
 
   async run(): Promise<void> {
     const { flags, argv } = await this.parse(Stages);
-    const plan = defaultPipeline().describe(toRequest({ ...flags, pid: flags.pid ?? 1 }, argv as string[]));
+    const plan = defaultPipeline().describe(toRequest({ ...flags, ...(flags.pid === undefined && flags.name === undefined ? { pid: 1 } : {}) }, argv as string[]));
     if (flags.json) {
       process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
       return;

@@ -13,6 +13,19 @@ export function contextKey<T>(name: string): ContextKey<T> {
   return { name };
 }
 
+/**
+ * The container's configuration, when the target is a container whose
+ * configuration is known (LXC, read with lxc.include expanded). Stages read
+ * the keys that concern them: lxc.cap.drop, lxc.environment, lxc.arch, ...
+ */
+export interface ContainerConfig {
+  /** Every value of a key, in file order. */
+  getAll(key: string): readonly string[];
+  /** The last value of a key (LXC's rule for single-valued keys). */
+  get(key: string): string | undefined;
+}
+export const CONTAINER_CONFIG = contextKey<ContainerConfig>('container-config');
+
 /** The process attached to, held by a pidfd from the first moment. */
 export interface ResolvedTarget {
   /** Its pid in the caller's pid namespace. */

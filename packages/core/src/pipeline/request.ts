@@ -31,6 +31,20 @@ export interface AttachRequest {
   readonly elevated?: readonly ElevatedPrivilege[];
   /** -s: namespace names to join (MOUNT, PID, ...); absent: all the target has. */
   readonly namespaces?: readonly string[];
+  /** -R: without the mount namespace, remount /proc and /sys for the joined namespaces. */
+  readonly remountSysProc?: boolean;
+  /** -u: uid inside the target, or a user name looked up in the target's own /etc/passwd. */
+  readonly uid?: number | string;
+  /** -g: gid inside the target, or a group name from the target's /etc/group. */
+  readonly gid?: number | string;
+  /** --groups: supplementary groups inside the target (lxc-attach drops them all). */
+  readonly groups?: readonly (number | string)[];
+  /** -a: personality, by LXC's architecture names (x86, i686, x86_64, amd64, linux32, ...). */
+  readonly arch?: string;
+  /** -c: SELinux context for the attached process. */
+  readonly selinuxContext?: string;
+  /** -L: record the pty's output in this file. */
+  readonly ptyLog?: string;
   /** stdio of the attached process; default: inherit all three. */
   readonly stdio?: readonly [StdioOption, StdioOption, StdioOption];
   readonly extensions?: Readonly<Record<string, unknown>>;
