@@ -1,7 +1,10 @@
 import { openSync, closeSync } from 'node:fs';
 import { release } from 'node:os';
-import { AttachError, ErrorCodes, imm, optional, SyscallError, type Stage, type StageContext } from '@attachkit/core';
+import { AttachError, contextKey, ErrorCodes, imm, optional, SyscallError, type Stage, type StageContext } from '@attachkit/core';
 import { cloneFlagNames, NAMESPACES, namespaceId, type NamespaceKind } from './namespaces.js';
+
+/** The namespaces the attach joins, by /proc/<pid>/ns name (user, mnt, pid, ...), for the stages after it. */
+export const JOINED_NAMESPACES = contextKey<readonly string[]>('joined-namespaces');
 
 /** setns(2) accepts a pidfd and a set of flags since Linux 5.8. */
 export function kernelHasPidfdSetns(kernelRelease = release()): boolean {
@@ -41,6 +44,7 @@ export class JoinNamespaces implements Stage {
         stage: this.id, syscall: 'pidfd_send_signal', errno: err instanceof SyscallError ? err.errno : undefined, cause: err,
       });
     }
+    ctx.set(JOINED_NAMESPACES, join.map((k) => k.proc));
     if (join.length === 0) return;
     if (this.pidfdSetns) {
       const fd = ctx.program.passFd(pidfd);

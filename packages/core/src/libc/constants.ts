@@ -38,3 +38,21 @@ export const CLD_KILLED = 2;
 export const CLD_DUMPED = 3;
 
 export const SIGKILL = 9;
+
+export const AT_FDCWD = -100;
+export const O_RDONLY = 0;
+export const O_DIRECTORY = 0o200000;
+export const O_CLOEXEC = 0o2000000;
+export const O_PATH = 0o10000000;
+/** openat2(2) resolve flags. */
+export const RESOLVE_NO_MAGICLINKS = 0x02;
+export const RESOLVE_NO_SYMLINKS = 0x04;
+export const RESOLVE_BENEATH = 0x08;
+export const RESOLVE_IN_ROOT = 0x10;
+
+export const MS_REC = 0x4000;
+export const MS_SLAVE = 1 << 19;
+export const MS_NOSUID = 0x2;
+export const MS_NODEV = 0x4;
+export const MS_NOEXEC = 0x8;
+export const MNT_DETACH = 0x2;

@@ -1,7 +1,7 @@
 import koffi from 'koffi';
 import type { InjectionToken } from '../di.js';
 import { SyscallError } from '../errors.js';
-import { CLD_DUMPED, CLD_EXITED, CLD_KILLED, P_PIDFD, WEXITED, WNOHANG } from './constants.js';
+import { CLD_DUMPED, CLD_EXITED, CLD_KILLED, O_CLOEXEC, P_PIDFD, WEXITED, WNOHANG } from './constants.js';
 import { syscallNumber, type SyscallName } from './syscalls.js';
 
 /** How a process ended: `code` for a normal exit, `signal` when a signal killed it. */
@@ -27,6 +27,10 @@ export interface Libc {
   write(fd: number, data: Uint8Array): number;
   fcntl(fd: number, cmd: number, arg: number): number;
   close(fd: number): void;
+  /** pipe2(2) with O_CLOEXEC: [read end, write end]. */
+  pipe(): [number, number];
+  /** openat2(2): open `path` below `dirfd` with RESOLVE_* rules (RESOLVE_IN_ROOT keeps a container's symlinks inside it). */
+  openat2(dirfd: number, path: string, flags: number, resolve: number): number;
 }
 
 export const LIBC: InjectionToken<Libc> = Symbol.for('attachkit.libc');
@@ -40,6 +44,7 @@ export class KoffiLibc implements Libc {
   private readonly rawWrite = this.lib.func('long write(int fd, const uint8_t *buf, size_t count)');
   private readonly rawFcntl = this.lib.func('int fcntl(int fd, int cmd, ...)');
   private readonly rawClose = this.lib.func('int close(int fd)');
+  private readonly rawPipe2 = this.lib.func('int pipe2(_Out_ int *fds, int flags)');
 
   syscall(name: SyscallName, args: readonly number[], detail?: string): number {
     const variadic: unknown[] = [];
@@ -92,6 +97,27 @@ export class KoffiLibc implements Libc {
   close(fd: number): void {
     if (this.rawClose(fd) < 0) throw new SyscallError('close', koffi.errno(), `fd ${fd}`);
   }
+
+  pipe(): [number, number] {
+    const fds = [0, 0];
+    if (this.rawPipe2(fds, O_CLOEXEC) < 0) throw new SyscallError('pipe2', koffi.errno(), 'O_CLOEXEC');
+    return [fds[0]!, fds[1]!];
+  }
+
+  openat2(dirfd: number, path: string, flags: number, resolve: number): number {
+    const how = openHow(flags, resolve);
+    const fd = Number(this.rawSyscall(syscallNumber('openat2'), 'int', dirfd, 'const char *', path, 'uint8_t *', how, 'size_t', how.length));
+    if (fd < 0) throw new SyscallError('openat2', koffi.errno(), path);
+    return fd;
+  }
+}
+
+/** struct open_how { u64 flags; u64 mode; u64 resolve; } */
+export function openHow(flags: number, resolve: number): Buffer {
+  const how = Buffer.alloc(24);
+  how.writeBigUInt64LE(BigInt(flags), 0);
+  how.writeBigUInt64LE(BigInt(resolve), 16);
+  return how;
 }
 
 let shared: KoffiLibc | undefined;
