@@ -38,3 +38,16 @@ export const CLD_KILLED = 2;
 export const CLD_DUMPED = 3;
 
 export const SIGKILL = 9;
+
+/** Sockets (include/linux/socket.h, asm-generic/socket.h; the same on x86_64 and arm64). */
+export const AF_UNIX = 1;
+export const SOCK_STREAM = 1;
+export const SOCK_CLOEXEC = 0o2000000;
+export const SOL_SOCKET = 1;
+export const SO_PEERCRED = 17;
+export const SO_RCVTIMEO = 20;
+export const SO_SNDTIMEO = 21;
+export const SCM_RIGHTS = 1;
+export const MSG_CTRUNC = 0x8;
+export const MSG_NOSIGNAL = 0x4000;
+export const MSG_CMSG_CLOEXEC = 0x40000000;
