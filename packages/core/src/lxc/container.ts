@@ -30,7 +30,9 @@ export interface LxcCgroups {
 /**
  * A running LXC container, as resolve-target found it when the target is a
  * container name. Stages that need LXC's own view of the container read it
- * here; each field says what it is for.
+ * here; each field says what it is for. The methods ask the monitor when
+ * called and throw LxcCommandError or SyscallError: wrap them in the calling
+ * stage's ctx.error, so the error names that stage.
  */
 export interface LxcContainer {
   readonly name: string;

@@ -139,7 +139,8 @@ export class LxcMonitor {
     const sock = this.connect(command);
     let fds: number[] = [];
     try {
-      this.libc.sendmsg(sock, data?.length ? [encodeRequest(LxcCommand[command], data), data] : [encodeRequest(LxcCommand[command], data)], undefined, MSG_NOSIGNAL);
+      const request = encodeRequest(LxcCommand[command], data);
+      this.libc.sendmsg(sock, data?.length ? [request, data] : [request], undefined, MSG_NOSIGNAL);
       const header = Buffer.alloc(RECORD_SIZE);
       // CMSG_SPACE(4 * maxFds), and room for anything else the kernel attaches.
       const control = Buffer.alloc(16 + 8 * Math.ceil((4 * Math.max(maxFds, 1)) / 8) + 64);
@@ -177,7 +178,11 @@ export class LxcMonitor {
       // SO_SNDTIMEO bounds connect() too, when the listen backlog is full (unix(7)).
       this.libc.setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, timeval);
       this.libc.setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, timeval);
-      this.libc.connect(sock, abstractSockaddr(this.socketName), this.address);
+      try {
+        this.libc.connect(sock, abstractSockaddr(this.socketName), this.address);
+      } catch (err) {
+        throw this.timedOut(command, err);
+      }
       this.checkPeer(command, sock);
       return sock;
     } catch (err) {
@@ -202,11 +207,14 @@ export class LxcMonitor {
     try {
       return this.libc.recvmsg(sock, into, control, flags);
     } catch (err) {
-      if (err instanceof SyscallError && err.errno === EAGAIN) {
-        throw new LxcCommandError(command, 'timeout', `${command}: the monitor at ${this.address} did not answer within ${this.timeoutMs} ms`);
-      }
-      throw err;
+      throw this.timedOut(command, err);
     }
+  }
+
+  /** A call cut short by SO_RCVTIMEO / SO_SNDTIMEO fails with EAGAIN (socket(7)). */
+  private timedOut(command: LxcCommandName, err: unknown): unknown {
+    if (!(err instanceof SyscallError) || err.errno !== EAGAIN) return err;
+    return new LxcCommandError(command, 'timeout', `${command}: the monitor at ${this.address} did not answer within ${this.timeoutMs} ms`);
   }
 
   /** Read until `buf` is full (a stream may deliver a record in pieces). */

@@ -77,6 +77,7 @@ export function resolveContainer(ctx: StageContext, target: ContainerTarget, tim
   ctx.defer(() => ctx.libc.close(pidfd));
   const cloneFlags = ask(() => monitor.cloneFlags());
 
+  // The lazy ones throw LxcCommandError or SyscallError to the stage that asks, which names itself in the error.
   let cgroups: LxcCgroups | undefined | null = null;
   const container: LxcContainer = {
     name,
@@ -87,11 +88,11 @@ export function resolveContainer(ctx: StageContext, target: ContainerTarget, tim
     cloneFlags,
     monitor,
     cgroups: () => {
-      if (cgroups === null) cgroups = ask(() => cgroupsOf(ctx, monitor));
+      if (cgroups === null) cgroups = cgroupsOf(ctx, monitor);
       return cgroups;
     },
-    runningConfig: (key) => ask(() => monitor.configItem(key)),
-    cgroupPath: (controller) => ask(() => monitor.cgroupPath(controller)),
+    runningConfig: (key) => monitor.configItem(key),
+    cgroupPath: (controller) => monitor.cgroupPath(controller),
   };
   ctx.set(CONTAINER_CONFIG, config);
   ctx.set(LXC_CONTAINER, container);
