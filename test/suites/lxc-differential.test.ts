@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { defaultPipeline } from '@attachkit/cli';
 import {
-  CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS, CONTAINER_CONFIG, LXC_CONTAINER,
+  CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS, CONTAINER_CONFIG, LXC_CONTAINER, LxcMonitor, realLibc,
   type ContainerConfig, type LxcCgroups, type LxcContainer,
 } from '@attachkit/core';
 import { collect, openFdCount } from '../helpers/process.js';
@@ -138,6 +138,11 @@ describe('attach by container name: attachkit and lxc-attach 5 see the same (rea
       });
     });
   }
+
+  it('should be answered by the monitor for every one of many quick requests (it sees our credentials even before it sets SO_PASSCRED)', () => {
+    const monitor = new LxcMonitor(realLibc(), DEFAULT_LXCPATH, PRIV.name);
+    for (let i = 0; i < 5000; i++) assert.equal(monitor.state(), 'RUNNING');
+  });
 
   it('should reach a container whose socket name LXC hashes (a long lxcpath)', async () => {
     assert.ok(`${LONG.lxcpath}/${LONG.name}/command`.length >= 106);

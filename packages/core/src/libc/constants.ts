@@ -48,6 +48,7 @@ export const SO_PEERCRED = 17;
 export const SO_RCVTIMEO = 20;
 export const SO_SNDTIMEO = 21;
 export const SCM_RIGHTS = 1;
+export const SCM_CREDENTIALS = 2;
 export const MSG_CTRUNC = 0x8;
 export const MSG_NOSIGNAL = 0x4000;
 export const MSG_CMSG_CLOEXEC = 0x40000000;

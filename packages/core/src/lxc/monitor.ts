@@ -1,6 +1,6 @@
 import { SyscallError } from '../errors.js';
 import {
-  AF_UNIX, MSG_CMSG_CLOEXEC, MSG_CTRUNC, MSG_NOSIGNAL, SCM_RIGHTS, SO_PEERCRED, SO_RCVTIMEO, SO_SNDTIMEO, SOCK_CLOEXEC,
+  AF_UNIX, MSG_CMSG_CLOEXEC, MSG_CTRUNC, MSG_NOSIGNAL, SCM_CREDENTIALS, SCM_RIGHTS, SO_PEERCRED, SO_RCVTIMEO, SO_SNDTIMEO, SOCK_CLOEXEC,
   SOCK_STREAM, SOL_SOCKET,
 } from '../libc/constants.js';
 import { describeErrno } from '../libc/errno.js';
@@ -140,7 +140,7 @@ export class LxcMonitor {
     let fds: number[] = [];
     try {
       const request = encodeRequest(LxcCommand[command], data);
-      this.libc.sendmsg(sock, data?.length ? [request, data] : [request], undefined, MSG_NOSIGNAL);
+      this.libc.sendmsg(sock, data?.length ? [request, data] : [request], credentials(), MSG_NOSIGNAL);
       const header = Buffer.alloc(RECORD_SIZE);
       // CMSG_SPACE(4 * maxFds), and room for anything else the kernel attaches.
       const control = Buffer.alloc(16 + 8 * Math.ceil((4 * Math.max(maxFds, 1)) / 8) + 64);
@@ -248,6 +248,24 @@ export class LxcMonitor {
   private closeAll(fds: readonly number[]): void {
     for (const fd of fds) this.libc.close(fd);
   }
+}
+
+/**
+ * SCM_CREDENTIALS with our own pid, uid and gid, as LXC's client sends them.
+ * Not optional: the monitor turns SO_PASSCRED on only after accept(), and a
+ * request queued before that carries no credentials, which the kernel then
+ * reports as the overflow uid, and the monitor refuses with EPERM (seen here
+ * with requests in quick succession).
+ */
+function credentials(): Buffer {
+  const cmsg = Buffer.alloc(32); // CMSG_SPACE(sizeof(struct ucred))
+  cmsg.writeBigUInt64LE(28n, 0); // CMSG_LEN(12)
+  cmsg.writeInt32LE(SOL_SOCKET, 8);
+  cmsg.writeInt32LE(SCM_CREDENTIALS, 12);
+  cmsg.writeInt32LE(process.pid, 16);
+  cmsg.writeUInt32LE(process.getuid?.() ?? 0, 20);
+  cmsg.writeUInt32LE(process.getgid?.() ?? 0, 24);
+  return cmsg;
 }
 
 /** The fds of every SCM_RIGHTS message in a control buffer (struct cmsghdr: u64 len, s32 level, s32 type, data; 8-aligned). */
