@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_LXCPATH } from '@attachkit/core';
+
+export { DEFAULT_LXCPATH };
 
 /** The fixture script (in the source tree: tsc does not copy it). */
 export const MAKE_CONTAINER = fileURLToPath(new URL('../../lxc/make-container.sh', import.meta.url));
-
-export const DEFAULT_LXCPATH = '/var/lib/lxc';
 
 export interface ContainerSpec {
   readonly name: string;
