@@ -6,7 +6,7 @@ export * from './di.js';
 export { AttachError, ErrorCodes, SyscallError, type AttachErrorDetails, type ErrorCode } from './errors.js';
 export * from './libc/constants.js';
 export { describeErrno, errnoMessage, errnoName } from './libc/errno.js';
-export { KoffiLibc, LIBC, openHow, realLibc, type Libc, type ProcessExit } from './libc/libc.js';
+export { KoffiLibc, LIBC, openHow, realLibc, type Libc, type ProcessExit, type ReceivedMessage } from './libc/libc.js';
 export { syscallNumber, type SyscallName } from './libc/syscalls.js';
 export { CORE_PHASES, INTERMEDIATE_PHASES, isPhase, PHASES, type Phase } from './program/phases.js';
 export {
@@ -24,5 +24,14 @@ export { hasTargetPid, type AttachRequest, type AttachTarget, type ElevatedPrivi
 export { enabledByDefault, optional, refId, STAGE, type Stage, type StageRef, type StageToggle } from './pipeline/stage.js';
 export { BuildEnvironment, LXC_DEFAULT_PATH } from './stages/build-env.js';
 export { DEFAULT_COMMAND, ExecCommand } from './stages/exec-command.js';
-export { ResolveTargetByPid } from './stages/resolve-target.js';
+export { ResolveTarget } from './stages/resolve-target.js';
+export { LxcConfig, LxcConfigError, readLxcConfig, type ConfigEntry } from './lxc/config.js';
+export {
+  CGROUP_SUPER_MAGIC, CGROUP2_SUPER_MAGIC, LXC_CONTAINER,
+  type LxcCgroupDir, type LxcCgroupLayout, type LxcCgroups, type LxcContainer,
+} from './lxc/container.js';
+export { LXC_STATES, LxcCommand, type LxcCommandName, type LxcState } from './lxc/commands.js';
+export { LxcCommandError, LxcMonitor, MONITOR_TIMEOUT_MS, type LxcCommandFailure, type MonitorResponse } from './lxc/monitor.js';
+export { checkContainerName, DEFAULT_LXCPATH, resolveContainer, type ContainerTarget } from './lxc/resolve-container.js';
+export { abstractSockaddr, commandSocketName, fnv1a64 } from './lxc/socket-name.js';
 export { corePlugin, createPipeline, definePlugin, type AttachPlugin, type CreatePipelineOptions } from './plugin.js';

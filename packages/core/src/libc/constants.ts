@@ -56,3 +56,17 @@ export const MS_NOSUID = 0x2;
 export const MS_NODEV = 0x4;
 export const MS_NOEXEC = 0x8;
 export const MNT_DETACH = 0x2;
+
+/** Sockets (include/linux/socket.h, asm-generic/socket.h; the same on x86_64 and arm64). */
+export const AF_UNIX = 1;
+export const SOCK_STREAM = 1;
+export const SOCK_CLOEXEC = 0o2000000;
+export const SOL_SOCKET = 1;
+export const SO_PEERCRED = 17;
+export const SO_RCVTIMEO = 20;
+export const SO_SNDTIMEO = 21;
+export const SCM_RIGHTS = 1;
+export const SCM_CREDENTIALS = 2;
+export const MSG_CTRUNC = 0x8;
+export const MSG_NOSIGNAL = 0x4000;
+export const MSG_CMSG_CLOEXEC = 0x40000000;
