@@ -31,8 +31,12 @@ export class JoinNamespaces implements Stage {
 
   plan(ctx: StageContext): void {
     const { pid, pidfd, description } = ctx.target;
-    const wanted = this.wanted(ctx);
-    const join = wanted.filter((kind) => {
+    // lxc-attach joins the namespaces the container created (its clone
+    // flags) and those it shares or inherited when they differ from ours.
+    // A namespace it created always differs from ours (and joining our own
+    // user namespace would be EINVAL), so both rules come down to one:
+    // join every namespace that differs from ours.
+    const join = this.wanted(ctx).filter((kind) => {
       const theirs = namespaceId(pid, kind);
       return theirs !== undefined && theirs !== namespaceId('self', kind);
     });
