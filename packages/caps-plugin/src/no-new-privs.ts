@@ -1,6 +1,6 @@
 import {
   AttachError, CONTAINER_CONFIG, ErrorCodes, imm, optional, PR_SET_NO_NEW_PRIVS,
-  type AttachRequest, type Stage, type StageContext, type StageToggle,
+  type Stage, type StageContext, type StageToggle,
 } from '@attachkit/core';
 import { AFTER_ISOLATION } from './options.js';
 
@@ -19,7 +19,7 @@ export class SetNoNewPrivileges implements Stage {
   readonly after = [...AFTER_ISOLATION, optional('drop-caps'), optional('clear-inheritable-caps')];
   readonly before = ['exec'];
 
-  toggle(_request: AttachRequest): StageToggle {
+  toggle(): StageToggle {
     return { enabled: true, reason: 'when the container sets lxc.no_new_privs = 1' };
   }
 
