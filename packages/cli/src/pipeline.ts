@@ -1,10 +1,12 @@
 import { createPipeline, type AttachPlugin, type Pipeline } from '@attachkit/core';
+import { capsPlugin } from '@attachkit/caps-plugin';
 import { cgroupPlugin } from '@attachkit/cgroup-plugin';
+import { lsmPlugin } from '@attachkit/lsm-plugin';
 import { nsPlugin } from '@attachkit/ns-plugin';
 
 /** The plugins the CLI attaches with. */
 export function defaultPlugins(): AttachPlugin[] {
-  return [nsPlugin(), cgroupPlugin()];
+  return [nsPlugin(), cgroupPlugin(), lsmPlugin(), capsPlugin()];
 }
 
 export function defaultPipeline(): Pipeline {

@@ -10,8 +10,8 @@ export { KoffiLibc, LIBC, openHow, realLibc, type Libc, type ProcessExit, type R
 export { syscallNumber, type SyscallName } from './libc/syscalls.js';
 export { CORE_PHASES, INTERMEDIATE_PHASES, isPhase, PHASES, type Phase } from './program/phases.js';
 export {
-  bytes, cstring, imm, resultOf, FIRST_PASSED_FD, SYNC_FD,
-  type Arg, type ExecSpec, type OpHandle, type OpInfo, type ProgramEmitter, type SerializedProgram, type SyscallOptions,
+  bytes, cstring, imm, resultOf, scratch, scratchAt, FIRST_PASSED_FD, SYNC_FD,
+  type Arg, type ScratchBlock, type ExecSpec, type OpHandle, type OpInfo, type ProgramEmitter, type SerializedProgram, type SyscallOptions,
   PreExecProgram,
 } from './program/program.js';
 export { executorPath } from './executor/image.js';
@@ -22,7 +22,7 @@ export { orderStages } from './pipeline/order.js';
 export { Pipeline, type StagePlanEntry } from './pipeline/pipeline.js';
 export { hasTargetPid, type AttachRequest, type AttachTarget, type ElevatedPrivilege, type EnvPolicy } from './pipeline/request.js';
 export { enabledByDefault, optional, refId, STAGE, type Stage, type StageRef, type StageToggle } from './pipeline/stage.js';
-export { BuildEnvironment, LXC_DEFAULT_PATH } from './stages/build-env.js';
+export { BuildEnvironment, containerEnvironment, LXC_DEFAULT_PATH } from './stages/build-env.js';
 export { DEFAULT_COMMAND, ExecCommand } from './stages/exec-command.js';
 export { ResolveTarget } from './stages/resolve-target.js';
 export { LxcConfig, LxcConfigError, readLxcConfig, type ConfigEntry } from './lxc/config.js';
@@ -34,4 +34,5 @@ export { LXC_STATES, LxcCommand, type LxcCommandName, type LxcState } from './lx
 export { LxcCommandError, LxcMonitor, MONITOR_TIMEOUT_MS, type LxcCommandFailure, type MonitorResponse } from './lxc/monitor.js';
 export { checkContainerName, DEFAULT_LXCPATH, resolveContainer, type ContainerTarget } from './lxc/resolve-container.js';
 export { abstractSockaddr, commandSocketName, fnv1a64 } from './lxc/socket-name.js';
+export { ARCHITECTURES, personalityOf, SetPersonality } from './stages/set-personality.js';
 export { corePlugin, createPipeline, definePlugin, type AttachPlugin, type CreatePipelineOptions } from './plugin.js';

@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import type { AttachedProcess, Stage, StageContext } from '../src/index.js';
+import type { AttachedProcess, ContainerConfig, Stage, StageContext } from '../src/index.js';
 
 /** Collect a piped attached process's output and its result. */
 export async function collect(proc: AttachedProcess): Promise<{ exitCode: number; stdout: string; stderr: string }> {
@@ -34,4 +34,10 @@ export function children(): Array<{ pid: number; state: string }> {
       return { pid, state: 'gone' };
     }
   });
+}
+
+/** A container config from key → values, as a resolver by name would provide it. */
+export function config(entries: Record<string, readonly string[]>): ContainerConfig {
+  const getAll = (key: string) => entries[key] ?? [];
+  return { getAll, get: (key) => getAll(key).at(-1) };
 }

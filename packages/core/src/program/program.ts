@@ -22,10 +22,21 @@ const MAX_ARGS = 6;
 export const SYNC_FD = 3;
 export const FIRST_PASSED_FD = 4;
 
-/** An argument of an operation: an immediate, bytes in the program's data, or an earlier op's result. */
+/**
+ * Writable memory in the program's data that several ops share: one op
+ * writes into it (capget), a later one reads it back (capset). Unlike
+ * bytes(), which gives every use its own copy, every use of a block points
+ * at the same bytes. Make one with scratch(), point into it with scratchAt().
+ */
+export interface ScratchBlock {
+  readonly size: number;
+}
+
+/** An argument of an operation: an immediate, bytes in the program's data, shared scratch memory, or an earlier op's result. */
 export type Arg =
   | { readonly kind: 'imm'; readonly value: number | bigint }
   | { readonly kind: 'data'; readonly bytes: Uint8Array }
+  | { readonly kind: 'scratch'; readonly block: ScratchBlock; readonly offset: number }
   | { readonly kind: 'result'; readonly op: OpHandle };
 
 export const imm = (value: number | bigint): Arg => ({ kind: 'imm', value });
@@ -33,6 +44,18 @@ export const bytes = (value: Uint8Array): Arg => ({ kind: 'data', bytes: value }
 /** A NUL-terminated string in the program's data; the executor passes its address. */
 export const cstring = (value: string): Arg => bytes(Buffer.from(`${noNul(value, 'string')}\0`));
 export const resultOf = (op: OpHandle): Arg => ({ kind: 'result', op });
+/** A zeroed block of `size` bytes of scratch memory, for ops that write what later ops read. */
+export const scratch = (size: number): ScratchBlock => {
+  if (!Number.isSafeInteger(size) || size <= 0) throw new RangeError(`scratch: ${size} is not a size`);
+  return { size };
+};
+/** A pointer `offset` bytes into a scratch block. */
+export const scratchAt = (block: ScratchBlock, offset = 0): Arg => {
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset >= block.size) {
+    throw new RangeError(`scratchAt: offset ${offset} is outside a block of ${block.size} bytes`);
+  }
+  return { kind: 'scratch', block, offset };
+};
 
 /** What the parent knows about an op, so that a failure can be reported in words. */
 export interface OpInfo {
@@ -187,6 +210,15 @@ export class PreExecProgram {
       return off;
     };
 
+    // A scratch block is laid out once, where it is first used; the executor
+    // sees the same bytes from every op that points into it.
+    const blocks = new Map<ScratchBlock, number>();
+    const blockAt = (block: ScratchBlock): number => {
+      let off = blocks.get(block);
+      if (off === undefined) blocks.set(block, (off = addData(new Uint8Array(block.size))));
+      return off;
+    };
+
     const opsBuf = Buffer.alloc(OP_SIZE * ordered.length);
     ordered.forEach((op, i) => {
       const base = i * OP_SIZE;
@@ -201,6 +233,10 @@ export class PreExecProgram {
         } else if (arg.kind === 'data') {
           opsBuf.writeUInt32LE(ArgKind.DATA, at);
           opsBuf.writeBigInt64LE(BigInt(addData(arg.bytes)), at + 8);
+        } else if (arg.kind === 'scratch') {
+          // Same wire kind as data: the executor only adds the offset to its data's address.
+          opsBuf.writeUInt32LE(ArgKind.DATA, at);
+          opsBuf.writeBigInt64LE(BigInt(blockAt(arg.block) + arg.offset), at + 8);
         } else {
           const ref = index.get(arg.op as PlannedOp);
           if (ref === undefined || ref >= i) {

@@ -1,5 +1,5 @@
 import { AttachError, ErrorCodes } from '../errors.js';
-import { CONTAINER_CONFIG, type StageContext } from '../pipeline/context.js';
+import { CONTAINER_CONFIG, type ContainerConfig, type StageContext } from '../pipeline/context.js';
 import { optional, type Stage } from '../pipeline/stage.js';
 
 /** LXC's PATH for a cleared environment (lxc-attach --clear-env). */
@@ -17,9 +17,9 @@ export const LXC_DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/b
  */
 export class BuildEnvironment implements Stage {
   readonly id = 'build-env';
-  readonly description = "the attached process's environment (caller's or cleared, -v, container=lxc)";
+  readonly description = "the attached process's environment (caller's or cleared, container=lxc, lxc.environment, -v)";
   // Reading order of the standard stages: after the isolation stages, before remount and exec.
-  readonly after = ['resolve-target', ...['open-pty', 'join-namespaces', 'enter-cgroup', 'apply-lsm', 'drop-caps', 'set-personality'].map(optional)];
+  readonly after = ['resolve-target', ...['open-pty', 'join-namespaces', 'enter-cgroup', 'apply-lsm', 'drop-caps', 'clear-inheritable-caps', 'no-new-privs', 'set-personality'].map(optional)];
   readonly before = [optional('remount'), 'exec'];
 
   plan(ctx: StageContext): void {
@@ -35,21 +35,34 @@ export class BuildEnvironment implements Stage {
       if (!env.has('PATH')) env.set('PATH', LXC_DEFAULT_PATH);
     }
     env.set('container', 'lxc');
-    for (const entry of ctx.get(CONTAINER_CONFIG)?.getAll('lxc.environment') ?? []) {
-      const [name, value] = this.configured(entry);
-      env.set(name, value);
-    }
+    const config = ctx.get(CONTAINER_CONFIG);
+    if (config) for (const [name, value] of containerEnvironment(config)) env.set(name, value);
     for (const [name, value] of Object.entries(set)) env.set(name, value);
   }
 
-  /** `NAME=VALUE`, or `NAME` alone: the caller's value (LXC's set_config_environment, which fails when it is unset). */
-  private configured(entry: string): [string, string] {
-    const eq = entry.indexOf('=');
-    if (eq >= 0) return [entry.slice(0, eq), entry.slice(eq + 1)];
-    const value = process.env[entry];
-    if (value === undefined) {
-      throw new AttachError(ErrorCodes.BAD_REQUEST, `${this.id}: the container config sets lxc.environment = ${entry}, which copies ${entry} from the caller's environment, where it is not set`, { stage: this.id });
+}
+
+/**
+ * The container's `lxc.environment` entries, in file order, with LXC's rules
+ * (lxc 5.0.2 confile.c, set_config_environment): an empty value clears the
+ * entries before it; `NAME=VALUE` sets NAME; a bare `NAME` copies NAME from
+ * the caller's environment, and LXC refuses the config when it is unset there.
+ */
+export function containerEnvironment(config: ContainerConfig, callerEnv: NodeJS.ProcessEnv = process.env): Array<[string, string]> {
+  let entries: Array<[string, string]> = [];
+  for (const value of config.getAll('lxc.environment')) {
+    if (value === '') {
+      entries = [];
+      continue;
     }
-    return [entry, value];
+    const eq = value.indexOf('=');
+    const name = eq < 0 ? value : value.slice(0, eq);
+    const copied = eq < 0 ? callerEnv[name] : value.slice(eq + 1);
+    if (name === '' || copied === undefined) {
+      const why = name === '' ? 'has no variable name' : `copies ${name} from the caller's environment, where it is not set`;
+      throw new AttachError(ErrorCodes.BAD_REQUEST, `build-env: lxc.environment = ${value} ${why}`, { stage: 'build-env' });
+    }
+    entries.push([name, copied]);
   }
+  return entries;
 }
