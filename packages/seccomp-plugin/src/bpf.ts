@@ -39,6 +39,7 @@ type Node =
 export type JumpOp = 'jeq' | 'jgt' | 'jge';
 const JUMP_CODES: Readonly<Record<JumpOp, number>> = { jeq: BPF_JEQ_K, jgt: BPF_JGT_K, jge: BPF_JGE_K };
 const MAX_OFFSET = 255;
+type Offset = (node: number, label: Label) => number;
 
 export class Assembler {
   private readonly nodes: Node[] = [];
@@ -75,15 +76,15 @@ export class Assembler {
   /** Resolve labels into offsets, adding trampolines for jumps out of reach. */
   assemble(): Insn[] {
     for (;;) {
-      const layout = this.layout();
-      const far = this.nodes.findIndex((n, i) => n.kind === 'jump' && (layout.offset(i, n.jt) > MAX_OFFSET || layout.offset(i, n.jf) > MAX_OFFSET));
-      if (far < 0) return this.encode(layout);
+      const offset = this.layout();
+      const far = this.nodes.findIndex((n, i) => n.kind === 'jump' && (offset(i, n.jt) > MAX_OFFSET || offset(i, n.jf) > MAX_OFFSET));
+      if (far < 0) return this.encode(offset);
       // Send the far target(s) to a `ja` right after the jump (before its
       // fall-through label); the next pass recomputes every offset.
       const jump = this.nodes[far] as Extract<Node, { kind: 'jump' }>;
       const trampolines: Node[] = [];
       for (const side of ['jt', 'jf'] as const) {
-        if (layout.offset(far, jump[side]) <= MAX_OFFSET) continue;
+        if (offset(far, jump[side]) <= MAX_OFFSET) continue;
         const hop = this.label();
         trampolines.push({ kind: 'label', label: hop }, { kind: 'ja', target: jump[side] });
         jump[side] = hop;
@@ -92,8 +93,8 @@ export class Assembler {
     }
   }
 
-  /** Where every node lands; offset(i, label) is the jump distance from node i to the label. */
-  private layout(): { pc: number[]; offset(node: number, label: Label): number } {
+  /** The jump distance from node i to a label, in the current layout. */
+  private layout(): Offset {
     const pc: number[] = [];
     const labelPc = new Map<number, number>();
     let next = 0;
@@ -102,25 +103,22 @@ export class Assembler {
       if (node.kind === 'label') labelPc.set(node.label.id, next);
       else next++;
     }
-    return {
-      pc,
-      offset: (node, label) => {
-        const target = labelPc.get(label.id);
-        if (target === undefined) throw new Error(`bpf: label ${label.id} was never placed`);
-        const off = target - pc[node]! - 1;
-        // cBPF only jumps forward: a backward jump would be a compiler bug.
-        if (off < 0) throw new Error(`bpf: backward jump to label ${label.id}`);
-        return off;
-      },
+    return (node, label) => {
+      const target = labelPc.get(label.id);
+      if (target === undefined) throw new Error(`bpf: label ${label.id} was never placed`);
+      const off = target - pc[node]! - 1;
+      // cBPF only jumps forward: a backward jump would be a compiler bug.
+      if (off < 0) throw new Error(`bpf: backward jump to label ${label.id}`);
+      return off;
     };
   }
 
-  private encode(layout: ReturnType<Assembler['layout']>): Insn[] {
+  private encode(offset: Offset): Insn[] {
     const out: Insn[] = [];
     this.nodes.forEach((node, i) => {
       if (node.kind === 'insn') out.push({ code: node.code, jt: 0, jf: 0, k: node.k >>> 0 });
-      else if (node.kind === 'jump') out.push({ code: node.code, jt: layout.offset(i, node.jt), jf: layout.offset(i, node.jf), k: node.k >>> 0 });
-      else if (node.kind === 'ja') out.push({ code: BPF_JA, jt: 0, jf: 0, k: layout.offset(i, node.target) });
+      else if (node.kind === 'jump') out.push({ code: node.code, jt: offset(i, node.jt), jf: offset(i, node.jf), k: node.k >>> 0 });
+      else if (node.kind === 'ja') out.push({ code: BPF_JA, jt: 0, jf: 0, k: offset(i, node.target) });
     });
     return out;
   }

@@ -73,7 +73,11 @@ export function compileProfile(profile: SeccompProfile, arch: SeccompArch): Comp
   }
 
   const bySyscall = new Map<number, SeccompRule[]>();
-  for (const rule of profile.rules) bySyscall.set(rule.nr, [...(bySyscall.get(rule.nr) ?? []), rule]);
+  for (const rule of profile.rules) {
+    const rules = bySyscall.get(rule.nr);
+    if (rules) rules.push(rule);
+    else bySyscall.set(rule.nr, [rule]);
+  }
   const nrs = [...bySyscall.keys()].sort((a, b) => a - b);
   search(asm, nrs, (nr) => rulesOf(asm, bySyscall.get(nr)!, defaultRet), defaultRet);
 

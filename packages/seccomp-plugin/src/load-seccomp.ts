@@ -34,8 +34,8 @@ interface ProfileSource {
 }
 
 /**
- * Load seccomp: compiles the container's seccomp profile (`lxc.seccomp.profile`,
- * or the older `lxc.seccomp`, from CONTAINER_CONFIG) into a BPF filter while
+ * Load seccomp: compiles the container's seccomp profile (`lxc.seccomp.profile`
+ * from CONTAINER_CONFIG) into a BPF filter while
  * planning — a bad profile fails the attach before anything starts, naming
  * the file and line — and loads it in the attached process.
  *
@@ -101,13 +101,12 @@ export class LoadSeccomp implements Stage {
       return { path: requested, from: 'extensions.seccompProfile' };
     }
     const config = ctx.get(CONTAINER_CONFIG);
-    const key = config?.get('lxc.seccomp.profile') ? 'lxc.seccomp.profile' : 'lxc.seccomp';
-    const path = config?.get(key);
+    const path = config?.get('lxc.seccomp.profile');
     if (!path) return undefined;
     // LXC (seccomp.c, use_seccomp): a caller already under seccomp loads no
     // container profile unless the container allows nesting.
     if (config!.get('lxc.seccomp.allow_nesting') !== '1' && this.confined()) return undefined;
-    return { path, from: key };
+    return { path, from: 'lxc.seccomp.profile' };
   }
 
   private confined(): boolean {

@@ -109,8 +109,8 @@ export function parseProfile(text: string, { file, arch }: ReadProfileOptions): 
   if (!policyMatch) return fail(2, `the second line must be the policy, allowlist or denylist (found ${quote(policyLine)})`);
   const policy = policyMatch[1] === 'denylist' || policyMatch[1] === 'blacklist' ? 'denylist' : 'allowlist';
   if (version === 1 && policy !== 'allowlist') fail(2, 'a version 1 profile can only be an allowlist');
-  if (version === 1 && policyMatch[2]) fail(2, 'a version 1 profile has no default action');
-  const explicitDefault = policyMatch[2] ? parseAction(policyMatch[2], (reason) => fail(2, reason)) : undefined;
+  // LXC reads nothing after the policy of a version 1 profile: its default is always kill.
+  const explicitDefault = version === 2 && policyMatch[2] ? parseAction(policyMatch[2], (reason) => fail(2, reason)) : undefined;
   // seccomp.c: an allowlist kills by default and allows what it lists; a denylist the reverse.
   const defaultAction = explicitDefault ?? (policy === 'allowlist' ? KILL : ALLOW);
   const ruleDefault = policy === 'allowlist' ? ALLOW : KILL;

@@ -78,6 +78,7 @@ delete_module errno 1
     const profile = read('1\nallowlist\n0\n1\n\n60 # exit\n');
     assert.deepEqual([profile.version, profile.policy, profile.defaultAction], [1, 'allowlist', { kind: 'kill' }]);
     assert.deepEqual(profile.rules.map((r) => [r.nr, r.action.kind, r.line]), [[0, 'allow', 3], [1, 'allow', 4], [60, 'allow', 6]]);
+    assert.deepEqual(read('1\nallowlist errno 1\n').defaultAction, { kind: 'kill' }, 'LXC reads no default action in version 1');
   });
 
   it('should take syscall numbers, comments and indentation in version 2', () => {
