@@ -3,10 +3,11 @@ import { capsPlugin } from '@attachkit/caps-plugin';
 import { cgroupPlugin } from '@attachkit/cgroup-plugin';
 import { lsmPlugin } from '@attachkit/lsm-plugin';
 import { nsPlugin } from '@attachkit/ns-plugin';
+import { seccompPlugin } from '@attachkit/seccomp-plugin';
 
 /** The plugins the CLI attaches with. */
 export function defaultPlugins(): AttachPlugin[] {
-  return [nsPlugin(), cgroupPlugin(), lsmPlugin(), capsPlugin()];
+  return [nsPlugin(), cgroupPlugin(), lsmPlugin(), capsPlugin(), seccompPlugin()];
 }
 
 export function defaultPipeline(): Pipeline {
