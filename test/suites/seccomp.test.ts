@@ -27,7 +27,8 @@ describe('seccomp plugin in a full pipeline, into the sandbox container', () => 
     const seccompProfile = join(dir, 'sandbox.seccomp');
     writeFileSync(seccompProfile, '2\ndenylist\nreject_force_umount\n[all]\nuname errno 38\n');
     const pipeline = createPipeline({ plugins: [nsPlugin(), cgroupPlugin(), seccompPlugin()] });
-    assert.deepEqual(pipeline.order().map((s) => s.id).slice(-2), ['load-seccomp', 'exec']);
+    const ids = pipeline.order().map((s) => s.id);
+    assert.ok(ids.indexOf('join-namespaces') < ids.indexOf('load-seccomp') && ids.indexOf('load-seccomp') < ids.indexOf('exec'), ids.join(' '));
     const script = 'grep ^Seccomp: /proc/self/status; readlink /proc/self/ns/uts; uname -n; echo "uname: $?"';
     const r = await collect(await pipeline.spawn({
       target: { pid: sandbox.pid }, command: ['sh', '-c', script], stdio: ['ignore', 'pipe', 'pipe'], extensions: { seccompProfile },

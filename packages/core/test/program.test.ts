@@ -63,6 +63,24 @@ describe('PreExecProgram', () => {
     assert.throws(() => scratchAt(block, 24), /outside a block of 24 bytes/);
   });
 
+  it('should record a pointer inside data as a relocation the executor patches', () => {
+    const program = new PreExecProgram();
+    const e = program.emitter('s');
+    const target = Buffer.from('filter!!');
+    e.syscall('seccomp', 'seccomp', [imm(1), imm(0), bytes(Buffer.alloc(16), [{ at: 8, to: target }])], { operation: 'seccomp' });
+    e.exec({ file: 'x', argv: ['x'], env: [] });
+    const { ops, bytes: wire } = program.serialize();
+    assert.equal(wire.readUInt32LE(12), 1);
+    const relocs = 16 + ops.length * OP_SIZE;
+    const dataStart = relocs + 16;
+    const i = ops.findIndex((o) => o.syscall === 'seccomp');
+    const structAt = Number(wire.readBigInt64LE(16 + i * OP_SIZE + 16 + 2 * 16 + 8));
+    assert.equal(Number(wire.readBigUInt64LE(relocs)), structAt + 8);
+    const to = Number(wire.readBigUInt64LE(relocs + 8));
+    assert.equal(wire.toString('utf8', dataStart + to, dataStart + to + 8), 'filter!!');
+    assert.throws(() => bytes(Buffer.alloc(8), [{ at: 4, to: target }]), /does not fit/);
+  });
+
   it('should refuse ops in the phases the core fills', () => {
     const e = new PreExecProgram().emitter('s');
     assert.throws(() => e.syscall('fork', 'getpid', [], { operation: 'x' }), /cannot emit getpid into phase 'fork'/);

@@ -5,7 +5,7 @@ import { defaultSeccompOptions, SECCOMP_OPTIONS, type SeccompOptions } from './o
 export { AARCH64, nativeArch, PROFILE_SECTIONS, X86_64, type SeccompArch } from './arch.js';
 export { Assembler, BPF_MAXINSNS, encodeFilter, type Insn, type Label } from './bpf.js';
 export { actionValue, BAD_ARCH_ACTION, compileProfile, SECCOMP_DATA, SECCOMP_RET, type CompiledFilter } from './compile.js';
-export { FILTER_ADDRESS, LoadSeccomp } from './load-seccomp.js';
+export { LoadSeccomp } from './load-seccomp.js';
 export { defaultSeccompOptions, SECCOMP_OPTIONS, type SeccompOptions } from './options.js';
 export {
   parseProfile, ProfileError,

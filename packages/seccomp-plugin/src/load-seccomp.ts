@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import {
-  AttachError, bytes, CONTAINER_CONFIG, ErrorCodes, F_ADD_SEALS, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE,
-  imm, inject, injectable, MFD_ALLOW_SEALING, MFD_CLOEXEC, optional,
+  AttachError, bytes, CONTAINER_CONFIG, ErrorCodes, imm, inject, injectable, optional,
   type AttachRequest, type Stage, type StageContext, type StageToggle,
 } from '@attachkit/core';
 import { nativeArch } from './arch.js';
@@ -10,23 +9,6 @@ import { SECCOMP_OPTIONS, type SeccompOptions } from './options.js';
 import { parseProfile, ProfileError } from './profile.js';
 
 const SECCOMP_SET_MODE_FILTER = 1;
-const PROT_READ = 0x1;
-const MAP_PRIVATE = 0x02;
-/** Linux 4.17; fails with EEXIST rather than replace a mapping. */
-const MAP_FIXED_NOREPLACE = 0x100000;
-
-/**
- * Where the filter is mapped in the attached process. seccomp(2) takes a
- * sock_fprog, which holds a *pointer* to the instructions, and the program
- * data's address is only known inside the executor. So the filter goes into a
- * memfd that is mapped at this fixed address, and the sock_fprog points there.
- * The address is far from where the kernel puts a binary, heap, stack or
- * mmap area on x86_64 and aarch64 (even with 39-bit address spaces), and
- * MAP_FIXED_NOREPLACE makes a clash an error instead of a clobbered mapping.
- * The mapping is gone at exec.
- */
-export const FILTER_ADDRESS = 0x3a_7000_0000;
-
 /** Where the profile comes from, for errors. */
 interface ProfileSource {
   readonly path: string;
@@ -114,31 +96,11 @@ export class LoadSeccomp implements Stage {
     return Number(/^Seccomp:\s*(\d+)/m.exec(status)?.[1] ?? 0) !== 0;
   }
 
-  /** The filter into a sealed memfd, mapped at FILTER_ADDRESS in the attached process, then seccomp(2). */
+  /** seccomp(2) with a sock_fprog { unsigned short len; struct sock_filter *filter; } pointing at the filter in the program's data. */
   private load(ctx: StageContext, filter: CompiledFilter, path: string): void {
-    let fd: number;
-    try {
-      fd = ctx.libc.memfdCreate('attachkit-seccomp-filter', MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    } catch (err) {
-      throw ctx.error('memfd_create for the compiled filter', err);
-    }
-    ctx.defer(() => ctx.libc.close(fd));
-    try {
-      for (let off = 0; off < filter.bytes.length;) off += ctx.libc.write(fd, filter.bytes.subarray(off));
-      // Nothing can change the filter between planning and loading.
-      ctx.libc.fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
-    } catch (err) {
-      throw ctx.error('writing the compiled filter to its memfd', err);
-    }
-    const where = `0x${FILTER_ADDRESS.toString(16)}`;
-    ctx.program.syscall('seccomp', 'mmap',
-      [imm(FILTER_ADDRESS), imm(filter.bytes.length), imm(PROT_READ), imm(MAP_PRIVATE | MAP_FIXED_NOREPLACE), imm(ctx.program.passFd(fd)), imm(0)],
-      { operation: `mmap of the compiled seccomp filter at ${where}` });
-    // struct sock_fprog { unsigned short len; struct sock_filter *filter; }
     const fprog = Buffer.alloc(16);
     fprog.writeUInt16LE(filter.program.length, 0);
-    fprog.writeBigUInt64LE(BigInt(FILTER_ADDRESS), 8);
-    ctx.program.syscall('seccomp', 'seccomp', [imm(SECCOMP_SET_MODE_FILTER), imm(0), bytes(fprog)], {
+    ctx.program.syscall('seccomp', 'seccomp', [imm(SECCOMP_SET_MODE_FILTER), imm(0), bytes(fprog, [{ at: 8, to: filter.bytes }])], {
       operation: `seccomp(SECCOMP_SET_MODE_FILTER) with ${path} (${filter.program.length} BPF instructions)`,
     });
   }
