@@ -30,6 +30,7 @@ export const attachFlags = {
   groups: Flags.string({ description: "supplementary groups inside the container, ','-separated (default: none)" }),
   context: Flags.string({ char: 'c', description: 'SELinux context for the command' }),
   cwd: Flags.string({ description: 'working directory inside the target (default: the current one if it exists there, else /)' }),
+  'preserve-fds': Flags.integer({ description: "keep the caller's fds 3 … 3+N-1 open in the command, as the same numbers (runc's --preserve-fds); every other fd is closed", min: 0 }),
   // Read by main before parsing (log.ts, logOptionsFrom), since parse errors are reported too; declared for validation and help.
   logfile: Flags.string({ char: 'o', description: "append a log of the attach to this file ('none': no log)" }),
   logpriority: Flags.string({ char: 'l', description: `lowest priority logged, default ERROR (${LOG_PRIORITIES.join(', ')})`, options: [...LOG_PRIORITIES] }),
@@ -55,6 +56,7 @@ export interface AttachFlagValues {
   groups?: string | undefined;
   context?: string | undefined;
   cwd?: string | undefined;
+  'preserve-fds'?: number | undefined;
 }
 
 const MAX_ID = 0xfffffffe; // (uid_t)-1 is "no change" for the kernel, never an id
@@ -126,6 +128,7 @@ export function toRequest(flags: AttachFlagValues, argv: readonly string[]): Att
     ...(flags.arch !== undefined ? { arch: flags.arch } : {}),
     ...(flags.context !== undefined ? { selinuxContext: flags.context } : {}),
     ...(flags['pty-log'] !== undefined ? { ptyLog: flags['pty-log'] } : {}),
+    ...(flags['preserve-fds'] ? { preserveFds: Array.from({ length: flags['preserve-fds'] }, (_, i) => 3 + i) } : {}),
     env: { policy: flags['clear-env'] ? 'clear' : 'keep', set, keep: flags['keep-var'] ?? [] },
   };
 }

@@ -13,7 +13,9 @@
  *
  * fds at start: 0-2 the attached command's stdio, 3 the sync socket (a
  * SOCK_STREAM socketpair end: the program arrives on it, status goes back on
- * it), 4.. fds the stages passed (pidfd, namespace fds, ...).
+ * it), 4.. fds the stages passed (pidfd, namespace fds, ...). The sync socket
+ * moves to SYNC_FD_FLOOR or above at once, so that the program may place fds
+ * the command keeps from 3 up (runc's --preserve-fds) and still report errors.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,7 +29,8 @@
 #include <unistd.h>
 
 #define AK_MAGIC 0x31584b41u /* "AKX1" */
-#define SYNC_FD 3
+#define SYNC_FD 3        /* where the sync socket arrives */
+#define SYNC_FD_FLOOR 256 /* where it lives: above any fd the command keeps */
 #define MAX_OPS 4096
 #define MAX_RELOCS 4096
 #define MAX_DATA (16u << 20)
@@ -53,6 +56,7 @@ static struct ak_op *ops;
 static char *data;
 static uint32_t nops, data_len;
 static long *results;
+static int sync_fd = SYNC_FD;
 
 static int write_all(int fd, const void *buf, size_t len)
 {
@@ -87,7 +91,7 @@ static int read_all(int fd, void *buf, size_t len)
 static void send_msg(uint32_t type, uint32_t index, int32_t value)
 {
 	struct ak_msg m = { type, index, value, 0 };
-	(void)write_all(SYNC_FD, &m, sizeof(m));
+	(void)write_all(sync_fd, &m, sizeof(m));
 }
 
 /* Report a failure to the parent and die; the parent turns it into an error
@@ -196,15 +200,16 @@ static void close_fds_from(unsigned from)
 {
 	/* Keep only the sync socket (CLOEXEC: it closes itself at exec, which is
 	 * how the parent learns that exec succeeded). CVE-2024-21626. */
-	if (SYNC_FD >= from) {
-		if (syscall(SYS_close_range, from, SYNC_FD - 1, 0) == 0 &&
-		    syscall(SYS_close_range, SYNC_FD + 1, ~0u, 0) == 0)
+	unsigned sync = (unsigned)sync_fd;
+	if (sync >= from) {
+		if ((sync == from || syscall(SYS_close_range, from, sync - 1, 0) == 0) &&
+		    syscall(SYS_close_range, sync + 1, ~0u, 0) == 0)
 			return;
 	} else if (syscall(SYS_close_range, from, ~0u, 0) == 0) {
 		return;
 	}
 	for (int fd = (int)from; fd < 65536; fd++)
-		if (fd != SYNC_FD)
+		if (fd != sync_fd)
 			close(fd);
 }
 
@@ -228,7 +233,7 @@ static void run(void)
 		case OP_SYNC: {
 			char go;
 			send_msg(MSG_READY, i, (int32_t)getpid());
-			if (read_all(SYNC_FD, &go, 1) < 0 || go != 'g')
+			if (read_all(sync_fd, &go, 1) < 0 || go != 'g')
 				_exit(1); /* the parent gave up: it reports why */
 			break;
 		}
@@ -268,9 +273,12 @@ int main(void)
 	struct ak_header h;
 	struct ak_reloc *relocs;
 
-	if (fcntl(SYNC_FD, F_SETFD, FD_CLOEXEC) < 0)
-		_exit(1);
-	if (read_all(SYNC_FD, &h, sizeof(h)) < 0 || h.magic != AK_MAGIC ||
+	int moved = fcntl(SYNC_FD, F_DUPFD_CLOEXEC, SYNC_FD_FLOOR);
+	if (moved < 0)
+		fail(OP_NONE, errno, 1);
+	close(SYNC_FD);
+	sync_fd = moved;
+	if (read_all(sync_fd, &h, sizeof(h)) < 0 || h.magic != AK_MAGIC ||
 	    h.nops == 0 || h.nops > MAX_OPS || h.data_len > MAX_DATA || h.nrelocs > MAX_RELOCS)
 		fail(OP_NONE, EPROTO, 1);
 	nops = h.nops;
@@ -281,9 +289,9 @@ int main(void)
 	relocs = calloc(h.nrelocs + 1, sizeof(*relocs));
 	if (!ops || !data || !results || !relocs)
 		fail(OP_NONE, ENOMEM, 1);
-	if (read_all(SYNC_FD, ops, sizeof(*ops) * nops) < 0 ||
-	    read_all(SYNC_FD, relocs, sizeof(*relocs) * h.nrelocs) < 0 ||
-	    read_all(SYNC_FD, data, data_len) < 0)
+	if (read_all(sync_fd, ops, sizeof(*ops) * nops) < 0 ||
+	    read_all(sync_fd, relocs, sizeof(*relocs) * h.nrelocs) < 0 ||
+	    read_all(sync_fd, data, data_len) < 0)
 		fail(OP_NONE, EPROTO, 1);
 	data[data_len] = '\0';
 	for (uint32_t i = 0; i < h.nrelocs; i++) {

@@ -24,6 +24,7 @@ export { hasTargetPid, type AttachRequest, type AttachTarget, type ElevatedPrivi
 export { enabledByDefault, optional, refId, STAGE, type Stage, type StageRef, type StageToggle } from './pipeline/stage.js';
 export { BuildEnvironment, containerEnvironment, LXC_DEFAULT_PATH } from './stages/build-env.js';
 export { DEFAULT_COMMAND, ExecCommand } from './stages/exec-command.js';
+export { PreserveFds } from './stages/preserve-fds.js';
 export { ResolveTarget } from './stages/resolve-target.js';
 export { LxcConfig, LxcConfigError, readLxcConfig, type ConfigEntry } from './lxc/config.js';
 export {

@@ -5,6 +5,7 @@ import { Pipeline } from './pipeline/pipeline.js';
 import { STAGE } from './pipeline/stage.js';
 import { BuildEnvironment } from './stages/build-env.js';
 import { ExecCommand } from './stages/exec-command.js';
+import { PreserveFds } from './stages/preserve-fds.js';
 import { ResolveTarget } from './stages/resolve-target.js';
 import { SetPersonality } from './stages/set-personality.js';
 
@@ -24,13 +25,14 @@ export function definePlugin(plugin: AttachPlugin): AttachPlugin {
   return plugin;
 }
 
-/** The core's own stages: resolve target (pid or LXC container), set personality, build env, exec. */
+/** The core's own stages: resolve target (pid or LXC container), set personality, build env, preserve fds, exec. */
 export const corePlugin = definePlugin({
   name: '@attachkit/core',
   register(container) {
     container.register(STAGE, { useClass: ResolveTarget });
     container.register(STAGE, { useClass: SetPersonality });
     container.register(STAGE, { useClass: BuildEnvironment });
+    container.register(STAGE, { useClass: PreserveFds });
     container.register(STAGE, { useClass: ExecCommand });
   },
 });

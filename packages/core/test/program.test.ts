@@ -16,7 +16,7 @@ describe('PreExecProgram', () => {
     const phases = ops.map((o) => o.phase);
     assert.deepEqual([...phases].sort((a, b) => PHASES.indexOf(a) - PHASES.indexOf(b)), phases);
     assert.deepEqual(ops.map((o) => `${o.stage}:${o.syscall}`), [
-      'executor:read', 'executor:prctl', 'executor:prctl', 'early:setns', 'executor:clone',
+      'executor:read', 'executor:prctl', 'executor:prctl', 'executor:keyctl', 'early:setns', 'executor:clone',
       'executor:setsid', 'executor:fcntl', 'executor:fcntl', 'executor:fcntl', 'late:setresuid',
       'executor:close_range', 'late:execve',
     ]);
@@ -107,5 +107,40 @@ describe('PreExecProgram', () => {
     assert.equal(program.passFd(17), 4);
     assert.equal(program.passFd(9), 5);
     assert.equal(program.passFd(17), 4);
+  });
+
+  it('should place kept fds at 3, 4, … after every stage op, lifting them first, and sweep from above them', () => {
+    const program = new PreExecProgram();
+    const e = program.emitter('s');
+    e.passFd(40); // an executor fd (4) that the second kept fd's placement overwrites
+    assert.deepEqual([e.keepFd(41), e.keepFd(42)], [3, 4]);
+    e.syscall('ids', 'setresuid', [imm(0), imm(0), imm(0)], { operation: 'setresuid(0)' });
+    e.exec({ file: 'x', argv: ['x'], env: [] });
+    const { ops, bytes: wire, fds } = program.serialize();
+    assert.deepEqual(fds, [40, 41, 42]);
+    const tail = ops.slice(ops.findIndex((o) => o.syscall === 'setresuid'));
+    assert.deepEqual(tail.map((o) => o.operation), [
+      'setresuid(0)',
+      'fcntl(fd 41 kept, F_DUPFD_CLOEXEC, 5)', 'fcntl(fd 42 kept, F_DUPFD_CLOEXEC, 5)',
+      'dup3(fd 41 kept, 3)', 'dup3(fd 42 kept, 4)',
+      'close_range(5, ~0)', 'execvp("x") searching the command\'s PATH',
+    ]);
+    const imm0 = (syscall: string, nth: number) =>
+      Number(wire.readBigInt64LE(16 + ops.findIndex((o, i) => o.syscall === syscall && ops.slice(0, i).filter((p) => p.syscall === syscall).length === nth) * OP_SIZE + 16 + 8));
+    assert.deepEqual([imm0('fcntl', 3), imm0('fcntl', 4)], [5, 6], 'lifted from the executor fds of 41 and 42');
+  });
+
+  it('should arm PR_SET_PDEATHSIG in the attached process and disarm it before exec, with a lifeline check after each', () => {
+    const program = new PreExecProgram();
+    program.setLifeline(30);
+    program.emitter('s').exec({ file: 'x', argv: ['x'], env: [] });
+    const { ops, fds } = program.serialize();
+    assert.deepEqual(fds, [30]);
+    const watched = ops.filter((o) => /PDEATHSIG|lifeline/.test(o.operation)).map((o) => `${o.phase}: ${o.operation}`);
+    assert.deepEqual(watched, [
+      'fork: prctl(PR_SET_PDEATHSIG, SIGKILL)', 'fork: write(lifeline) after the fork: attachkit is still there',
+      'close-fds: write(lifeline) before exec: attachkit is still there', 'close-fds: prctl(PR_SET_PDEATHSIG, 0)',
+    ]);
+    assert.equal(ops.findIndex((o) => o.syscall === 'clone') + 1, ops.findIndex((o) => o.operation.includes('SIGKILL')), 'right after the fork');
   });
 });

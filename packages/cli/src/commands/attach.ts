@@ -1,3 +1,4 @@
+import { readdirSync, readlinkSync } from 'node:fs';
 import type { AttachRequest, Pipeline } from '@attachkit/core';
 import { BaseCommand } from '../base-command.js';
 import { attachFlags, toRequest } from '../flags.js';
@@ -19,6 +20,7 @@ export default class Attach extends BaseCommand {
   async run(): Promise<void> {
     const { flags, argv } = await this.parse(Attach);
     const request = toRequest(flags, argv as string[]);
+    checkInherited(request.preserveFds ?? []);
     const log = cliLog();
     const pipeline = withLogging(defaultPipeline(), request, log);
     const proc = await pipeline.spawn(request);
@@ -48,4 +50,29 @@ function withLogging(pipeline: Pipeline, request: AttachRequest, log: CliLog): P
     before: ['exec'],
     plan: (ctx) => log.write('INFO', 'attach', `target: ${ctx.target.description}`),
   });
+}
+
+/**
+ * --preserve-fds hands on fds the caller opened for us, as runc's does. When
+ * the caller leaves 3, 4, … closed, Node's own event loop fds take those
+ * numbers (an epoll, eventfds, self-pipes with both ends here): those must
+ * never reach the command.
+ */
+function checkInherited(fds: readonly number[]): void {
+  const target = (fd: number | string) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      return undefined;
+    }
+  };
+  const open = readdirSync('/proc/self/fd');
+  for (const fd of fds) {
+    const what = target(fd);
+    const own = what === undefined ? 'it is not open'
+      : /^anon_inode:\[(eventpoll|eventfd)\]$/.test(what) ? `it is Node's own ${what}`
+      : what.startsWith('pipe:') && open.some((other) => other !== String(fd) && target(other) === what) ? `it is a pipe whose both ends are attachkit's`
+      : undefined;
+    if (own) throw new Error(`--preserve-fds ${fds.length}: fd ${fd} was not passed to attachkit (${own})`);
+  }
 }

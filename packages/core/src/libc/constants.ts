@@ -32,6 +32,9 @@ export const PR_SET_NO_NEW_PRIVS = 38;
 export const PR_CAP_AMBIENT = 47;
 export const PR_CAP_AMBIENT_CLEAR_ALL = 4;
 
+/** keyctl(2): join a new anonymous session keyring when the name is NULL (keyrings(7)). */
+export const KEYCTL_JOIN_SESSION_KEYRING = 1;
+
 /** capget(2)/capset(2): the 64-bit interface, two {effective, permitted, inheritable} u32 triples. */
 export const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
 

@@ -85,9 +85,14 @@ export class AttachSession {
       setTarget: (target) => { this.target = target; },
       get: <T>(key: ContextKey<T>) => this.store.get(key.name) as T | undefined,
       set: <T>(key: ContextKey<T>, value: T) => { this.store.set(key.name, value); },
-      defer: (cleanup) => { this.cleanups.push(cleanup); },
+      defer: (cleanup) => this.defer(cleanup),
       error: (operation, cause) => stageError(stage, operation, cause),
     };
+  }
+
+  /** Run `cleanup` at release. */
+  defer(cleanup: () => void): void {
+    this.cleanups.push(cleanup);
   }
 
   /** Run the deferred cleanups, last first. */

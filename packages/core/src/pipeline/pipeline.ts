@@ -108,6 +108,12 @@ export class Pipeline {
           throw stageError(stage.id, 'planning', err);
         }
       }
+      // The attached process dies with us until it has exec'd: it writes to
+      // this pipe, whose only reader we hold (docs/architecture.md, "When
+      // attachkit is killed").
+      const [lifeline, given] = this.libc.pipe();
+      session.defer(() => { this.libc.close(lifeline); this.libc.close(given); });
+      session.program.setLifeline(given);
       const launched = await launch(session.program.serialize(), {
         libc: this.libc,
         stdio: request.stdio ?? ['inherit', 'inherit', 'inherit'],

@@ -45,6 +45,12 @@ export interface AttachRequest {
   readonly selinuxContext?: string;
   /** -L: record the pty's output in this file. */
   readonly ptyLog?: string;
+  /**
+   * Fds of the caller the command keeps, as fds 3, 4, … in this order; every
+   * other fd is closed before exec. The CLI's `--preserve-fds N` (runc's
+   * flag) passes the caller's 3 … 3+N-1 through as the same numbers.
+   */
+  readonly preserveFds?: readonly number[];
   /** stdio of the attached process; default: inherit all three. */
   readonly stdio?: readonly [StdioOption, StdioOption, StdioOption];
   readonly extensions?: Readonly<Record<string, unknown>>;

@@ -1,5 +1,7 @@
 import { AttachError, ErrorCodes } from '../errors.js';
-import { F_SETFD, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, PR_SET_DUMPABLE } from '../libc/constants.js';
+import {
+  F_DUPFD_CLOEXEC, F_SETFD, KEYCTL_JOIN_SESSION_KEYRING, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, PR_SET_DUMPABLE, PR_SET_PDEATHSIG, SIGKILL,
+} from '../libc/constants.js';
 import { syscallNumber, type SyscallName } from '../libc/syscalls.js';
 import { CORE_PHASES, PHASES, type Phase } from './phases.js';
 
@@ -22,6 +24,10 @@ const MAX_ARGS = 6;
 /** The executor's fd layout: 0-2 stdio, 3 the sync socket, passed fds from 4. */
 export const SYNC_FD = 3;
 export const FIRST_PASSED_FD = 4;
+/** The executor moves its sync socket to this fd or above (native/executor.c), so fds the command keeps fit below it. */
+const SYNC_FD_FLOOR = 256;
+/** The command's first kept fd (runc's --preserve-fds numbering): 0-2 are its stdio. */
+const FIRST_KEPT_FD = 3;
 
 /**
  * Writable memory in the program's data that several ops share: one op
@@ -118,6 +124,11 @@ export interface ProgramEmitter {
   syscall(phase: Phase, name: SyscallName, args: readonly Arg[], options: SyscallOptions): OpHandle;
   /** Hand a parent fd to the executor; returns its number there. The parent keeps its own copy. */
   passFd(fd: number): number;
+  /**
+   * Hand a parent fd to the command itself: it is fd 3, 4, … (in call order)
+   * when the command starts, and the fd sweep spares it. Returns that number.
+   */
+  keepFd(fd: number): number;
   /** Set what to execute. Exactly one stage does this (core's `exec`). */
   exec(spec: ExecSpec): void;
 }
@@ -133,6 +144,9 @@ export interface SerializedProgram {
 export class PreExecProgram {
   private readonly planned: PlannedOp[] = [];
   private readonly fds: number[] = [];
+  /** Executor fds of the fds the command keeps, in order: they become 3, 4, … */
+  private readonly kept: Array<{ fd: number; from: number }> = [];
+  private lifeline: number | undefined;
   private execOp: PlannedOp | undefined;
   private seq = 0;
 
@@ -140,8 +154,20 @@ export class PreExecProgram {
     return {
       syscall: (phase, name, args, options) => this.addSyscall(stage, phase, name, args, options),
       passFd: (fd) => this.passFd(fd),
+      keepFd: (fd) => this.keepFd(stage, fd),
       exec: (spec) => this.setExec(stage, spec),
     };
+  }
+
+  /**
+   * The write end of a pipe whose only reader is the parent: the attached
+   * process writes a byte to it after arming PR_SET_PDEATHSIG and again
+   * just before exec, and dies of EPIPE/SIGPIPE if the parent is gone, so an
+   * attach whose parent was killed never starts the command. (The pipeline
+   * sets it; docs/architecture.md, "When attachkit is killed".)
+   */
+  setLifeline(parentFd: number): void {
+    this.lifeline = this.passFd(parentFd);
   }
 
   passFd(fd: number): number {
@@ -149,6 +175,14 @@ export class PreExecProgram {
     let i = this.fds.indexOf(fd);
     if (i < 0) i = this.fds.push(fd) - 1;
     return FIRST_PASSED_FD + i;
+  }
+
+  private keepFd(stage: string, fd: number): number {
+    if (FIRST_KEPT_FD + this.kept.length + 1 > SYNC_FD_FLOOR) {
+      throw new AttachError(ErrorCodes.BAD_REQUEST, `${stage}: the command can keep at most ${SYNC_FD_FLOOR - FIRST_KEPT_FD} fds`, { stage });
+    }
+    this.kept.push({ fd: this.passFd(fd), from: fd });
+    return FIRST_KEPT_FD + this.kept.length - 1;
   }
 
   private addSyscall(stage: string, phase: Phase, name: SyscallName, args: readonly Arg[], options: SyscallOptions): OpHandle {
@@ -193,6 +227,18 @@ export class PreExecProgram {
       ({ seq: -1, stage: 'executor', phase, syscall, operation, code, nr: 0, args, optional });
     const sys = (phase: Phase, name: SyscallName, operation: string, args: Arg[], optional = false): PlannedOp =>
       ({ ...core(phase, OpCode.SYSCALL, name, operation, args, optional), nr: syscallNumber(name) });
+    // The parent is alive while the attached process can write to a pipe only it reads (setLifeline).
+    const parentAlive = (phase: Phase, why: string): PlannedOp[] => (this.lifeline === undefined ? [] : [
+      sys(phase, 'write', `write(lifeline) ${why}: attachkit is still there`, [imm(this.lifeline), bytes(new Uint8Array(1)), imm(1)]),
+    ]);
+    // The kept fds: first lifted above 3..3+n-1 (F_DUPFD picks a free fd,
+    // never one in use), then placed, since an executor fd of one of them
+    // may itself lie in that range.
+    const firstSwept = FIRST_KEPT_FD + this.kept.length;
+    const lifted = this.kept.map(({ fd, from }) =>
+      sys('close-fds', 'fcntl', `fcntl(fd ${from} kept, F_DUPFD_CLOEXEC, ${firstSwept})`, [imm(fd), imm(F_DUPFD_CLOEXEC), imm(firstSwept)]));
+    const placed = lifted.map((op, i) =>
+      sys('close-fds', 'dup3', `dup3(fd ${this.kept[i]!.from} kept, ${FIRST_KEPT_FD + i})`, [resultOf(op), imm(FIRST_KEPT_FD + i), imm(0)]));
     const all: PlannedOp[] = [
       core('sync', OpCode.SYNC, 'read', 'wait for the parent at the sync point'),
       // Non-dumpable before entering any namespace: nothing inside may ptrace
@@ -201,14 +247,34 @@ export class PreExecProgram {
       // No ambient capabilities ever cross into the container (CVE-2022-29162).
       // Optional: kernels before 4.3 have no ambient set at all.
       sys('harden', 'prctl', 'prctl(PR_CAP_AMBIENT_CLEAR_ALL)', [imm(PR_CAP_AMBIENT), imm(PR_CAP_AMBIENT_CLEAR_ALL), imm(0), imm(0), imm(0)], true),
+      // A fresh, anonymous session keyring before entering anything: the
+      // caller's session keyring (and the keys in it) never crosses
+      // (keyrings(7); runc does the same for every container process).
+      sys('harden', 'keyctl', 'keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)', [imm(KEYCTL_JOIN_SESSION_KEYRING), imm(0)]),
       core('fork', OpCode.FORK, 'clone', 'clone(CLONE_PARENT) of the attached process'),
+      // In the attached process: until it execs, it dies with the parent
+      // (PR_SET_PDEATHSIG); the write proves the parent did not die before
+      // the signal was armed. (The kernel disarms it at an id switch: the
+      // second write, just before exec, covers the rest.)
+      ...(this.lifeline === undefined ? [] : [
+        sys('fork', 'prctl', 'prctl(PR_SET_PDEATHSIG, SIGKILL)', [imm(PR_SET_PDEATHSIG), imm(SIGKILL)]),
+        ...parentAlive('fork', 'after the fork'),
+      ]),
       // A new session: the caller's terminal is never our controlling terminal,
       // so TIOCSTI from inside cannot type into it (CVE-2016-10124).
       sys('session', 'setsid', 'setsid()', []),
       // Node marks its stdio close-on-exec; the command must keep 0, 1, 2.
       ...[0, 1, 2].map((fd) => sys('stdio', 'fcntl', `fcntl(${fd}, F_SETFD, 0)`, [imm(fd), imm(F_SETFD), imm(0)])),
       ...this.planned,
-      core('close-fds', OpCode.CLOSE_FDS, 'close_range', 'close_range(3, ~0)', [imm(SYNC_FD)]),
+      // Last check that the parent lives; then the command's life is its own
+      // (it may outlive attachkit, as lxc-attach's does).
+      ...(this.lifeline === undefined ? [] : [
+        ...parentAlive('close-fds', 'before exec'),
+        sys('close-fds', 'prctl', 'prctl(PR_SET_PDEATHSIG, 0)', [imm(PR_SET_PDEATHSIG), imm(0)]),
+      ]),
+      ...lifted,
+      ...placed,
+      core('close-fds', OpCode.CLOSE_FDS, 'close_range', `close_range(${firstSwept}, ~0)`, [imm(firstSwept)]),
       this.execOp,
     ];
     const rank = (p: Phase) => PHASES.indexOf(p);
