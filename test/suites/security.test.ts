@@ -100,9 +100,9 @@ describe('security: attacks from inside the container, and leaks out of the call
       const out = join(scratch, 'preserved-out');
       const script = `exec 3</etc/hostname 4>${out} 7</; exec "$@"`;
       const r = spawnSync('sh', ['-c', script, 'sh', process.execPath, CLI, '--pid', String(box.pid), '--preserve-fds', '2', '--',
-        'sh', '-c', 'ls /proc/$$/fd | tr "\\n" " "; echo; cat <&3; echo through-4 >&4'], { encoding: 'utf8' });
+        'sh', '-c', 'ls /proc/$$/fd; cat <&3; echo through-4 >&4'], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
-      assert.equal(r.stdout, `0 1 2 3 4 \n${readFileSync('/etc/hostname', 'utf8')}`);
+      assert.equal(r.stdout, `0\n1\n2\n3\n4\n${readFileSync('/etc/hostname', 'utf8')}`);
       assert.equal(readFileSync(out, 'utf8'), 'through-4\n');
       // Left closed by the caller, 3 and 4 would be Node's own event-loop fds.
       const bad = await runCli(['--pid', String(box.pid), '--preserve-fds', '2', '--', 'true']);
@@ -113,9 +113,9 @@ describe('security: attacks from inside the container, and leaks out of the call
       const b = openSync('/', 'r');
       try {
         const lib = await collect(await defaultPipeline().spawn({
-          target: { pid: box.pid }, preserveFds: [b, a], stdio: [...piped], command: ['sh', '-c', 'ls /proc/$$/fd | tr "\\n" " "; cat <&4; ls -d /proc/self/fd/3/etc'],
+          target: { pid: box.pid }, preserveFds: [b, a], stdio: [...piped], command: ['sh', '-c', 'ls /proc/$$/fd; cat <&4; ls -d /proc/self/fd/3/etc'],
         }));
-        assert.equal(lib.stdout, `0 1 2 3 4 ${readFileSync('/etc/hostname', 'utf8')}/proc/self/fd/3/etc\n`, lib.stderr);
+        assert.equal(lib.stdout, `0\n1\n2\n3\n4\n${readFileSync('/etc/hostname', 'utf8')}/proc/self/fd/3/etc\n`, lib.stderr);
       } finally {
         closeSync(a);
         closeSync(b);
