@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AttachedProcess } from '@attachkit/core';
+import { AssertionError } from 'node:assert/strict';
+import type { AttachedProcess, AttachError } from '@attachkit/core';
 
 export async function collect(proc: AttachedProcess): Promise<{ exitCode: number; stdout: string; stderr: string }> {
   const read = (s: NodeJS.ReadableStream | null) => new Promise<string>((resolve) => {
@@ -11,6 +12,17 @@ export async function collect(proc: AttachedProcess): Promise<{ exitCode: number
   });
   const [stdout, stderr, result] = await Promise.all([read(proc.stdout), read(proc.stderr), proc.exited]);
   return { exitCode: result.exitCode, stdout, stderr };
+}
+
+/** The error of an attach that must fail; one that started anyway is waited for (never left a zombie) and fails the test. */
+export async function refusal(spawning: Promise<AttachedProcess>): Promise<AttachError> {
+  let started: AttachedProcess;
+  try {
+    started = await spawning;
+  } catch (err) {
+    return err as AttachError;
+  }
+  throw new AssertionError({ message: `the attach was not refused: ${JSON.stringify(await collect(started))}` });
 }
 
 export function openFdCount(): number {

@@ -1,4 +1,4 @@
-import assert, { AssertionError } from 'node:assert/strict';
+import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
@@ -12,13 +12,12 @@ import { capsPlugin } from '@attachkit/caps-plugin';
 import { CONTAINER_CGROUPS, cgroupPlugin, parseMountinfo } from '@attachkit/cgroup-plugin';
 import { defaultPipeline } from '@attachkit/cli';
 import {
-  createPipeline, executorPath, F_GETFD, F_SETFD, imm, realLibc, resultOf,
-  type AttachedProcess, type AttachError, type AttachRequest, type Phase, type Stage,
+  createPipeline, executorPath, F_GETFD, F_SETFD, imm, realLibc, resultOf, type AttachRequest, type Phase, type Stage,
 } from '@attachkit/core';
 import { lsmPlugin } from '@attachkit/lsm-plugin';
 import { nsPlugin } from '@attachkit/ns-plugin';
 import { CLI, runCli } from '../helpers/cli.js';
-import { collect, innerPid, openFdCount, stoppedChild, zombies } from '../helpers/process.js';
+import { collect, innerPid, openFdCount, refusal, stoppedChild, zombies } from '../helpers/process.js';
 import { DEFAULT_LXCPATH, ensureContainer, type ContainerSpec } from '../lxc/containers.js';
 import { startSandbox, type Sandbox } from '../sandbox/index.js';
 
@@ -52,17 +51,6 @@ function pauseIn(phase: Phase): Stage {
       ctx.program.syscall(phase, 'kill', [resultOf(pid), imm(SIGSTOP)], { operation: 'kill(self, SIGSTOP)' });
     },
   };
-}
-
-/** The error of an attach that must fail; one that started anyway is waited for (never left a zombie) and fails the test. */
-async function refusal(spawning: Promise<AttachedProcess>): Promise<AttachError> {
-  let started: AttachedProcess;
-  try {
-    started = await spawning;
-  } catch (err) {
-    return err as AttachError;
-  }
-  throw new AssertionError({ message: `the attach was not refused: ${JSON.stringify(await collect(started))}` });
 }
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
