@@ -86,6 +86,8 @@ const OPS: Readonly<Record<string, CompareOp>> = {
 const U64_MAX = (1n << 64n) - 1n;
 /** seccomp(2) passes 16 bits of errno; the kernel caps it at MAX_ERRNO. */
 const MAX_ERRNO = 4095;
+/** seccomp_data.nr is a signed 32-bit int. */
+const MAX_SYSCALL_NR = 0x7fffffff;
 /** LXC compares at most six arguments per rule (one per syscall argument). */
 const MAX_COMPARES = 6;
 
@@ -124,7 +126,7 @@ export function parseProfile(text: string, { file, arch }: ReadProfileOptions): 
     if (!content) return;
     if (version === 1) {
       if (!/^\d+$/.test(content)) lineFail(`a version 1 profile lists one syscall number per line (found ${quote(content)})`);
-      rules.push({ syscall: content, nr: Number(content), action: ALLOW, args: [], line });
+      rules.push({ syscall: content, nr: syscallNumber(content, arch, lineFail)!, action: ALLOW, args: [], line });
       return;
     }
     if (content.startsWith('[')) {
@@ -167,12 +169,17 @@ function parseRule(content: string, line: number, ruleDefault: SeccompAction, ar
 }
 
 function syscallNumber(name: string, arch: SeccompArch, fail: (reason: string) => never): number | undefined {
-  if (/^\d+$/.test(name)) return Number(name);
+  if (/^\d+$/.test(name)) {
+    // seccomp_data.nr is an int: a larger number could never match, and would not fit the filter.
+    if (Number(name) > MAX_SYSCALL_NR) fail(`syscall number ${name} is out of range (0 to ${MAX_SYSCALL_NR})`);
+    return Number(name);
+  }
   if (!/^\w+$/.test(name)) fail(`${quote(name)} is not a syscall name`);
-  const nr = arch.syscalls[name];
-  if (nr !== undefined) return nr;
+  // Own properties only: 'constructor' or 'toString' are no syscalls.
+  const known = (table: Readonly<Record<string, number>>) => Object.hasOwn(table, name);
+  if (known(arch.syscalls)) return arch.syscalls[name];
   // Another architecture's syscall (a profile written for several): skipped, as LXC does.
-  if (OTHER_ABI_SYSCALLS.has(name) || name in X86_64.syscalls || name in AARCH64.syscalls) return undefined;
+  if (OTHER_ABI_SYSCALLS.has(name) || known(X86_64.syscalls) || known(AARCH64.syscalls)) return undefined;
   return fail(`unknown syscall ${quote(name)}`);
 }
 
