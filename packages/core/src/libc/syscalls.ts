@@ -31,6 +31,11 @@ const tables: Partial<Record<NodeJS.Architecture, Record<SyscallName, number>>> 
   riscv64: generic,
 };
 
+/** Whether `name` is a syscall the table knows (its own names only: not 'constructor'). */
+export function isSyscallName(name: string): name is SyscallName {
+  return Object.hasOwn(x64, name);
+}
+
 /** The number of a syscall on the running architecture. */
 export function syscallNumber(name: SyscallName, arch: NodeJS.Architecture = process.arch): number {
   const table = tables[arch];

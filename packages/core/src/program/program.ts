@@ -2,7 +2,7 @@ import { AttachError, ErrorCodes } from '../errors.js';
 import {
   F_DUPFD_CLOEXEC, F_SETFD, KEYCTL_JOIN_SESSION_KEYRING, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, PR_SET_DUMPABLE, PR_SET_PDEATHSIG, SIGKILL,
 } from '../libc/constants.js';
-import { syscallNumber, type SyscallName } from '../libc/syscalls.js';
+import { isSyscallName, syscallNumber, type SyscallName } from '../libc/syscalls.js';
 import { CORE_PHASES, PHASES, type Phase } from './phases.js';
 
 /**
@@ -61,7 +61,7 @@ export interface DataPointer {
 export const bytes = (value: Uint8Array, pointers?: readonly DataPointer[]): Arg => {
   for (const p of pointers ?? []) {
     if (!Number.isSafeInteger(p.at) || p.at < 0 || p.at + 8 > value.length) {
-      throw new RangeError(`bytes: a pointer at ${p.at} does not fit in ${value.length} bytes`);
+      throw new AttachError(ErrorCodes.BAD_REQUEST, `bytes: a pointer at ${p.at} does not fit in ${value.length} bytes`);
     }
   }
   return pointers?.length ? { kind: 'data', bytes: value, pointers } : { kind: 'data', bytes: value };
@@ -71,13 +71,13 @@ export const cstring = (value: string): Arg => bytes(Buffer.from(`${noNul(value,
 export const resultOf = (op: OpHandle): Arg => ({ kind: 'result', op });
 /** A zeroed block of `size` bytes of scratch memory, for ops that write what later ops read. */
 export const scratch = (size: number): ScratchBlock => {
-  if (!Number.isSafeInteger(size) || size <= 0) throw new RangeError(`scratch: ${size} is not a size`);
+  if (!Number.isSafeInteger(size) || size <= 0) throw new AttachError(ErrorCodes.BAD_REQUEST, `scratch: ${size} is not a size`);
   return { size };
 };
 /** A pointer `offset` bytes into a scratch block. */
 export const scratchAt = (block: ScratchBlock, offset = 0): Arg => {
   if (!Number.isSafeInteger(offset) || offset < 0 || offset >= block.size) {
-    throw new RangeError(`scratchAt: offset ${offset} is outside a block of ${block.size} bytes`);
+    throw new AttachError(ErrorCodes.BAD_REQUEST, `scratchAt: offset ${offset} is outside a block of ${block.size} bytes`);
   }
   return { kind: 'scratch', block, offset };
 };
@@ -171,7 +171,7 @@ export class PreExecProgram {
   }
 
   passFd(fd: number): number {
-    if (!Number.isInteger(fd) || fd < 0) throw new TypeError(`passFd: ${fd} is not an fd`);
+    if (!Number.isSafeInteger(fd) || fd < 0) throw new AttachError(ErrorCodes.BAD_REQUEST, `passFd: ${fd} is not an fd`);
     let i = this.fds.indexOf(fd);
     if (i < 0) i = this.fds.push(fd) - 1;
     return FIRST_PASSED_FD + i;
@@ -192,7 +192,12 @@ export class PreExecProgram {
     if (!PHASES.includes(phase)) {
       throw new AttachError(ErrorCodes.BAD_REQUEST, `${stage}: unknown phase '${phase}' (phases: ${PHASES.join(', ')})`, { stage });
     }
-    if (args.length > MAX_ARGS) throw new RangeError(`${stage}: ${name} takes at most ${MAX_ARGS} arguments`);
+    const refuse = (why: string) => new AttachError(ErrorCodes.BAD_REQUEST, `${stage}: ${why}`, { stage });
+    if (!isSyscallName(name)) throw refuse(`unknown syscall '${name}'`);
+    if (args.length > MAX_ARGS) throw refuse(`${name} takes at most ${MAX_ARGS} arguments`);
+    args.forEach((arg, k) => {
+      if (arg.kind === 'imm' && !isWord(arg.value)) throw refuse(`argument ${k} of ${name} is not a 64-bit integer: ${String(arg.value)}`);
+    });
     const op: PlannedOp = {
       seq: this.seq++, stage, phase, syscall: name, operation: options.operation,
       code: OpCode.SYSCALL, nr: syscallNumber(name), args, optional: options.optional ?? false,
@@ -351,6 +356,12 @@ export class PreExecProgram {
     const ops: OpInfo[] = ordered.map(({ stage, phase, syscall, operation }) => ({ stage, phase, syscall, operation }));
     return { bytes: Buffer.concat([header, opsBuf, relocBuf, ...data]), ops, fds: [...this.fds] };
   }
+}
+
+/** A value the executor can take as a 64-bit argument: signed, or unsigned as the kernel reads (uid_t)-1. */
+function isWord(value: number | bigint): boolean {
+  if (typeof value === 'number') return Number.isSafeInteger(value);
+  return typeof value === 'bigint' && value >= -(1n << 63n) && value < (1n << 64n);
 }
 
 function noNul(value: string, what: string): string {
