@@ -123,6 +123,12 @@ if [ $STOPPED = 1 ]; then
     exit 0
 fi
 if [ "$(state)" != RUNNING ]; then
+    # Empty payload cgroups left by an earlier run (a process that outlived
+    # the container kept them busy when LXC removed them) make LXC name the
+    # new ones NAME-1: remove them first, deepest first.
+    for d in /sys/fs/cgroup/lxc.payload."$NAME" /sys/fs/cgroup/*/lxc.payload."$NAME"; do
+        [ -d "$d" ] && { find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true; }
+    done
     t=$(now)
     lxc-start "${P[@]}" -n "$NAME" -d >&2
     lxc-wait "${P[@]}" -n "$NAME" -s RUNNING -t 10
