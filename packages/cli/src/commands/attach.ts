@@ -1,4 +1,5 @@
 import type { AttachRequest, Pipeline } from '@attachkit/core';
+import { positionals } from '../argv.js';
 import { BaseCommand } from '../base-command.js';
 import { attachFlags, toRequest } from '../flags.js';
 import { cliLog, type CliLog } from '../log.js';
@@ -17,8 +18,8 @@ export default class Attach extends BaseCommand {
   static override flags = attachFlags;
 
   async run(): Promise<void> {
-    const { flags, argv } = await this.parse(Attach);
-    const request = toRequest(flags, argv as string[]);
+    const { flags, raw } = await this.parse(Attach);
+    const request = toRequest(flags, positionals(raw));
     const log = cliLog();
     const pipeline = withLogging(defaultPipeline(), request, log);
     const proc = await pipeline.spawn(request);
