@@ -1,4 +1,4 @@
-import { chownSync, closeSync, constants, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { chownSync, closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import {
   AttachError, contextKey, ErrorCodes, inject, injectable, LXC_CONTAINER, optional,
   type IntermediateProcess, type LxcContainer, type Stage, type StageContext, type AttachRequest, type StageToggle,
@@ -117,6 +117,11 @@ export class EnterCgroup implements Stage {
    * (owned by the container's root when the target has its own user
    * namespace, as LXC makes it from inside), and keep the cgroup itself as
    * the fallback LXC uses when the leaf refuses the process.
+   *
+   * The kernel gives a new cgroup2 directory's files to whoever made it
+   * (kernel/cgroup/cgroup.c, cgroup_add_file: current_fsuid()), so LXC's
+   * leaf is the container root's files and all: chown every one, or root
+   * inside could not use its own leaf (cgroup.procs, cgroup.kill, ...).
    */
   private open(ctx: StageContext, dir: CgroupDir, leaf: string | undefined): Move {
     const targets: Array<{ procs: string; fd: number }> = [];
@@ -125,7 +130,7 @@ export class EnterCgroup implements Stage {
       try {
         mkdirSync(made, { mode: 0o755 });
         const owner = this.containerRoot(ctx);
-        if (owner) chownSync(made, owner.uid, owner.gid);
+        if (owner) for (const entry of ['.', ...readdirSync(made)]) chownSync(`${made}/${entry}`, owner.uid, owner.gid);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw ctx.error(`mkdir(${dir.shown}/${leaf})`, err);
       }
