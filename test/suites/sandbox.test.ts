@@ -69,6 +69,14 @@ describe('attach --pid into the sandbox container (real namespaces)', () => {
     assert.ok(order.every((at, i) => at >= 0 && (i === 0 || at > order[i - 1]!)), ids.join(' '));
   });
 
+  it('should check the host with doctor, the executor for real', async () => {
+    const r = await runCli(['doctor', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const checks = JSON.parse(r.stdout) as Array<{ name: string; status: string }>;
+    assert.deepEqual(checks.map((c) => c.name), ['kernel', 'pidfd', 'executor', 'cgroups', 'LSM', 'user namespaces', 'seccomp', 'LXC']);
+    assert.equal(checks.find((c) => c.name === 'executor')!.status, 'ok');
+  });
+
   it('should run 200 attaches through the library with the right statuses, no zombie and no leaked fd', async () => {
     const pipeline = defaultPipeline();
     await collect(await pipeline.spawn({ target: { pid: sandbox.pid }, command: ['true'], stdio: ['ignore', 'pipe', 'pipe'] }));
