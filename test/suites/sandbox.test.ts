@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { defaultPipeline } from '@attachkit/cli';
 import { startSandbox, type Sandbox } from '../sandbox/index.js';
@@ -75,6 +78,17 @@ describe('attach --pid into the sandbox container (real namespaces)', () => {
     const checks = JSON.parse(r.stdout) as Array<{ name: string; status: string }>;
     assert.deepEqual(checks.map((c) => c.name), ['kernel', 'pidfd', 'executor', 'cgroups', 'LSM', 'user namespaces', 'seccomp', 'LXC']);
     assert.equal(checks.find((c) => c.name === 'executor')!.status, 'ok');
+  });
+
+  it('should generate shell completion that knows the attach flags', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'attachkit-home-'));
+    try {
+      const r = await runCli(['autocomplete', 'script', 'bash'], { env: { ...process.env, XDG_CACHE_HOME: home } });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(readFileSync(join(home, 'attachkit/autocomplete/functions/bash/attachkit.bash'), 'utf8'), /--pid/);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 
   it('should run 200 attaches through the library with the right statuses, no zombie and no leaked fd', async () => {
