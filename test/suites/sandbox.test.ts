@@ -83,7 +83,7 @@ describe('attach --pid into the sandbox container (real namespaces)', () => {
   it('should generate shell completion that knows the attach flags', async () => {
     const home = mkdtempSync(join(tmpdir(), 'attachkit-home-'));
     try {
-      const r = await runCli(['autocomplete', 'script', 'bash'], { env: { ...process.env, XDG_CACHE_HOME: home } });
+      const r = await runCli(['autocomplete', '--refresh-cache'], { env: { ...process.env, XDG_CACHE_HOME: home } });
       assert.equal(r.code, 0, r.stderr);
       assert.match(readFileSync(join(home, 'attachkit/autocomplete/functions/bash/attachkit.bash'), 'utf8'), /--pid/);
     } finally {
