@@ -5,7 +5,7 @@ import { CliLog, logOptionsFrom, setCliLog } from './log.js';
 import { oneLine } from './one-line.js';
 
 /** Commands other than attach; anything else is an attach, so `attachkit --pid 1 -- id` works as lxc-attach's line does. */
-const COMMANDS = new Set(['attach', 'stages', 'help']);
+const COMMANDS = new Set(['attach', 'stages', 'doctor', 'autocomplete', 'help']);
 const PASS_THROUGH = new Set(['--help', '-h']);
 const PACKAGE_JSON = new URL('../../package.json', import.meta.url);
 

@@ -16,7 +16,7 @@ export {
 } from './program/program.js';
 export { executorPath } from './executor/image.js';
 export type { IntermediateProcess, StdioOption } from './executor/launch.js';
-export { AttachedProcess, type AttachResult } from './pipeline/attached.js';
+export { AttachedProcess, type AttachOutput, type AttachResult } from './pipeline/attached.js';
 export { CONTAINER_CONFIG, contextKey, type ContainerConfig, type ContextKey, type ResolvedTarget, type StageContext } from './pipeline/context.js';
 export { orderStages } from './pipeline/order.js';
 export { Pipeline, type StagePlanEntry } from './pipeline/pipeline.js';
