@@ -62,7 +62,7 @@ describe('attach --pid into the sandbox container (real namespaces)', () => {
   it('should print the resolved pipeline', async () => {
     const r = await runCli(['stages']);
     assert.equal(r.code, 0);
-    assert.deepEqual(r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/)[1]), ['resolve-target', 'join-namespaces', 'enter-cgroup', 'build-env', 'exec']);
+    assert.deepEqual(r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/)[1]), ['resolve-target', 'open-pty', 'join-namespaces', 'enter-cgroup', 'build-env', 'exec']);
   });
 
   it('should run 200 attaches through the library with the right statuses, no zombie and no leaked fd', async () => {

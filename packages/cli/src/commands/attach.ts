@@ -1,7 +1,8 @@
+import { proxyTerminal, PTY } from '@attachkit/pty-plugin';
 import { BaseCommand } from '../base-command.js';
 import { attachFlags, toRequest } from '../flags.js';
 import { defaultPipeline } from '../pipeline.js';
-import { forwardSignals } from '../signals.js';
+import { SignalForwarder } from '../signals.js';
 
 export default class Attach extends BaseCommand {
   static override summary = 'Run a command inside a running container or process, with its isolation';
@@ -17,13 +18,15 @@ export default class Attach extends BaseCommand {
   async run(): Promise<void> {
     const { flags, argv } = await this.parse(Attach);
     const request = toRequest(flags, argv as string[]);
-    const proc = await defaultPipeline().spawn(request);
-    const stop = forwardSignals(proc);
+    const signals = new SignalForwarder();
     try {
-      const result = await proc.exited;
+      const proc = await defaultPipeline().spawn(request);
+      const pty = proc.get(PTY);
+      signals.attach(proc, pty);
+      const result = await (pty ? proxyTerminal(proc, pty) : proc.exited);
       process.exitCode = result.exitCode;
     } finally {
-      stop();
+      signals.stop();
     }
   }
 }
