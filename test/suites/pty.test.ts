@@ -1,13 +1,25 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CLI, runCli } from '../helpers/cli.js';
 import { attachkitLine, attachkitPid, q, text, underScript, waitFor } from '../helpers/terminal.js';
 import { startSandbox, type Sandbox } from '../sandbox/index.js';
+
+/** A process whose argv contains `marker`. */
+function processWithArg(marker: string): number | undefined {
+  for (const p of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(marker)) return Number(p);
+    } catch {
+      // gone
+    }
+  }
+  return undefined;
+}
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -100,6 +112,19 @@ describe('the terminal: a pty for the std fds that are terminals, proxied (under
       `{ ${ak('--', 'yes')}; echo "attachkit:$?" >&2; } | head -n 1`,
     ].join('; '));
     assert.equal(text(r).trim(), 'closed:0\nnull:0\ny\nattachkit:141', 'yes died of SIGPIPE');
+  });
+
+  it('should not wait for a background process the command leaves holding the pty', async () => {
+    const marker = `${dir}/background-sleep`; // a copy of sleep, to find it by its path
+    copyFileSync('/bin/sleep', marker);
+    chmodSync(marker, 0o755);
+    // Immune to the SIGHUP the kernel sends the terminal's foreground group when the command, its session leader, exits.
+    const r = await underScript(ak('--', 'sh', '-c', `trap "" HUP; ${marker} 600 & echo started`));
+    assert.equal(r.code, 0);
+    assert.equal(text(r), 'started\n');
+    const sleeper = processWithArg(marker);
+    assert.ok(sleeper, 'the background sleep still runs');
+    process.kill(sleeper, 'SIGKILL');
   });
 
   it('should ignore SIGINT and SIGQUIT sent to attachkit while the pty carries the keys, and forward SIGUSR1', async () => {

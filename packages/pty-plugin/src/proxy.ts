@@ -58,7 +58,10 @@ class TerminalProxy {
   private readonly master: number;
   private readonly modes: Array<{ fd: number; original: Buffer }> = [];
   private readonly streams: ReadStream[] = [];
-  private readonly out: { fd: number; owned: boolean } | undefined;
+  /** Where the output goes: the caller's terminal, reopened (openOutput). */
+  private readonly out: number | undefined;
+  /** fds the proxy opened and closes. */
+  private readonly fds: number[] = [];
   private outBroken = false;
   private hungUp = false;
   private log: number | undefined;
@@ -81,6 +84,7 @@ class TerminalProxy {
       this.resize(stdin ?? output);
       process.on('SIGWINCH', this.onWinch);
       this.out = openOutput(output);
+      if (this.out !== output) this.fds.push(this.out);
       this.readMaster();
       if (stdin !== null) this.readInput(stdin);
     } catch (err) {
@@ -99,8 +103,7 @@ class TerminalProxy {
       process.off('SIGWINCH', this.onWinch);
       this.input?.close();
       for (const s of this.streams) s.destroy();
-      if (this.out?.owned) closeQuietly(this.out.fd);
-      closeQuietly(this.master);
+      for (const fd of [...this.fds, this.master]) closeQuietly(fd);
       if (this.log !== undefined) closeQuietly(this.log);
       this.restoreModes();
       process.off('exit', this.onExit);
@@ -147,7 +150,12 @@ class TerminalProxy {
   }
 
   private readInput(fd: number): void {
-    const stream = new ReadStream(fd);
+    // On a duplicate: libuv reads a terminal through a description of its
+    // own, which it puts over the fd it was given (and leaves that fd open);
+    // the caller's fd stays as it was.
+    const dup = this.libc.fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    this.fds.push(dup);
+    const stream = new ReadStream(dup);
     this.streams.push(stream);
     const input = (this.input = new MasterWriter(this.master, (high) => (high ? stream.pause() : stream.resume())));
     let last: number | undefined;
@@ -187,9 +195,9 @@ class TerminalProxy {
         this.log = undefined;
       }
     }
-    if (this.out && !this.outBroken) {
+    if (this.out !== undefined && !this.outBroken) {
       try {
-        writeAll(this.out.fd, chunk);
+        writeAll(this.out, chunk);
       } catch {
         this.outBroken = true; // the terminal went away; keep reading so the command never blocks
         this.hangUp();
@@ -225,11 +233,11 @@ class TerminalProxy {
  * whatever shares the caller's description is not affected. The fd as is,
  * when the terminal cannot be reopened.
  */
-function openOutput(fd: number): { fd: number; owned: boolean } {
+function openOutput(fd: number): number {
   try {
-    return { fd: openSync(`/proc/self/fd/${fd}`, constants.O_WRONLY | constants.O_NOCTTY), owned: true };
+    return openSync(`/proc/self/fd/${fd}`, constants.O_WRONLY | constants.O_NOCTTY);
   } catch {
-    return { fd, owned: false };
+    return fd;
   }
 }
 
