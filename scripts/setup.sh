@@ -15,6 +15,10 @@ fi
 if ! command -v cc >/dev/null 2>&1 || [ ! -e /usr/lib/x86_64-linux-gnu/libc.a ] && [ ! -e /usr/lib/aarch64-linux-gnu/libc.a ]; then
   apt-get update -qq && apt-get install -y -qq gcc libc6-dev >/dev/null
 fi
+# The terminal suites drive real terminals: script(1), tmux, hexdump.
+if ! command -v script >/dev/null 2>&1 || ! command -v tmux >/dev/null 2>&1 || ! command -v hexdump >/dev/null 2>&1; then
+  apt-get update -qq && apt-get install -y -qq bsdutils tmux bsdextrautils >/dev/null
+fi
 # Not --frozen-lockfile: pnpm 12 refuses it while it cannot record the packageManager
 # pin in the lockfile (it warns that the registry publishes no such pnpm).
 pnpm install --no-frozen-lockfile --reporter=silent 2>&1 | { grep -v 'packageManager pin was not recorded' || true; }
