@@ -10,10 +10,12 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Run the attachkit CLI as a user would. */
-export function runCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+/** Run the attachkit CLI as a user would; `prefix` runs it under a wrapper (setpriv ...). */
+export function runCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; prefix?: readonly string[] } = {}): Promise<CliResult> {
+  const { prefix = [], ...spawnOptions } = options;
+  const [file, ...rest] = [...prefix, process.execPath, CLI, ...args];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    const child = spawn(file!, rest, { stdio: ['ignore', 'pipe', 'pipe'], ...spawnOptions });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });

@@ -1,17 +1,31 @@
 #!/bin/bash
-# make-container.sh NAME [--unpriv]
+# make-container.sh NAME [--unpriv] [--stopped] [--lxcpath PATH] [--conf LINE]...
 # Idempotently create + start a busybox LXC container with no networking
 # (lxc.net.0.type = empty).  --unpriv adds lxc.idmap u/g 0 100000 65536.
+# --conf appends LINE (`key = value`) to the config unless it is there already,
+# restarting a running container whose config it changed.
+# --stopped leaves it defined but stopped; --lxcpath creates it there
+# instead of in `lxc-config lxc.lxcpath`.
 # Must run as root.  Installs lxc + busybox-static if lxc-create is missing.
 # Prints timings (create, start) to stderr.
 set -euo pipefail
 
-usage() { echo "usage: $0 NAME [--unpriv]" >&2; exit 2; }
+usage() { echo "usage: $0 NAME [--unpriv] [--stopped] [--lxcpath PATH] [--conf LINE]..." >&2; exit 2; }
 [ $# -ge 1 ] || usage
 NAME=$1; shift
 UNPRIV=0
-for a in "$@"; do
-    case $a in --unpriv) UNPRIV=1 ;; *) usage ;; esac
+STOPPED=0
+LXCPATH=
+EXTRA=()
+while [ $# -gt 0 ]; do
+    case $1 in
+        --unpriv) UNPRIV=1 ;;
+        --stopped) STOPPED=1 ;;
+        --lxcpath) [ $# -ge 2 ] || usage; LXCPATH=$2; shift ;;
+        --conf) [ $# -ge 2 ] || usage; EXTRA+=("$2"); shift ;;
+        *) usage ;;
+    esac
+    shift
 done
 [ "$(id -u)" = 0 ] || { echo "must be root" >&2; exit 1; }
 
@@ -31,7 +45,9 @@ if ! command -v lxc-create >/dev/null 2>&1 || ! command -v busybox >/dev/null 2>
     log "apt-get install took $(elapsed "$t")s"
 fi
 
-LXCPATH=$(lxc-config lxc.lxcpath)
+[ -n "$LXCPATH" ] || LXCPATH=$(lxc-config lxc.lxcpath)
+mkdir -p "$LXCPATH"
+P=(-P "$LXCPATH")
 CDIR=$LXCPATH/$NAME
 CONF=$CDIR/config
 
@@ -53,6 +69,16 @@ fix_config() {
         printf 'lxc.idmap = u 0 %d %d\nlxc.idmap = g 0 %d %d\n' \
             $SUBID_BASE $SUBID_RANGE $SUBID_BASE $SUBID_RANGE >> "$CONF"
     fi
+    local line changed=0
+    for line in ${EXTRA[@]+"${EXTRA[@]}"}; do
+        grep -qxF -- "$line" "$CONF" && continue
+        [ -z "$(tail -c1 "$CONF")" ] || echo >> "$CONF"   # the template ends without a newline
+        echo "$line" >> "$CONF"; changed=1
+    done
+    if [ $changed = 1 ] && [ "$(state)" = RUNNING ]; then
+        log "config of $NAME changed, restarting"
+        lxc-stop "${P[@]}" -n "$NAME" -k >&2
+    fi
 }
 
 # Shift ownership of an existing privileged rootfs by +SUBID_BASE
@@ -70,13 +96,13 @@ shift_rootfs() {
     chown $SUBID_BASE:$SUBID_BASE "$CDIR"
 }
 
-state() { lxc-info -n "$NAME" -sH 2>/dev/null || echo ABSENT; }
+state() { lxc-info "${P[@]}" -n "$NAME" -sH 2>/dev/null || echo ABSENT; }
 
 # --- 3. create -----------------------------------------------------------------
 # A half-created container (config without rootfs init) is destroyed first.
 if [ -e "$CONF" ] && ! [ -e "$CDIR/rootfs/sbin/init" ] && ! [ -L "$CDIR/rootfs/sbin/init" ]; then
     log "incomplete container $NAME, destroying"
-    lxc-destroy -n "$NAME" -f >&2 || rm -rf "$CDIR"
+    lxc-destroy "${P[@]}" -n "$NAME" -f >&2 || rm -rf "$CDIR"
 fi
 
 if ! [ -e "$CONF" ]; then
@@ -89,7 +115,7 @@ if ! [ -e "$CONF" ]; then
             $SUBID_BASE $SUBID_RANGE $SUBID_BASE $SUBID_RANGE >> "$tmpconf"
     fi
     t=$(now)
-    lxc-create -t busybox -n "$NAME" -f "$tmpconf" >&2
+    lxc-create "${P[@]}" -t busybox -n "$NAME" -f "$tmpconf" >&2
     log "lxc-create took $(elapsed "$t")s"
     rm -f "$tmpconf"
 fi
@@ -98,21 +124,26 @@ fix_config
 if [ $UNPRIV = 1 ]; then
     owner=$(stat -c %u "$CDIR/rootfs")
     if [ "$owner" != $SUBID_BASE ]; then
-        [ "$(state)" = RUNNING ] && lxc-stop -n "$NAME" -k >&2
+        [ "$(state)" = RUNNING ] && lxc-stop "${P[@]}" -n "$NAME" -k >&2
         log "shifting rootfs ownership of $NAME by +$SUBID_BASE"
         shift_rootfs "$CDIR/rootfs"
     fi
 fi
 
-# --- 4. start ----------------------------------------------------------------
+# --- 4. start (or stop) -------------------------------------------------------
+if [ $STOPPED = 1 ]; then
+    [ "$(state)" = STOPPED ] || lxc-stop "${P[@]}" -n "$NAME" -k >&2
+    log "$NAME STOPPED"
+    exit 0
+fi
 if [ "$(state)" != RUNNING ]; then
     t=$(now)
-    lxc-start -n "$NAME" -d >&2
-    lxc-wait -n "$NAME" -s RUNNING -t 10
+    lxc-start "${P[@]}" -n "$NAME" -d >&2
+    lxc-wait "${P[@]}" -n "$NAME" -s RUNNING -t 10
     log "lxc-start took $(elapsed "$t")s"
 fi
 
 # --- 5. verify ----------------------------------------------------------------
-h=$(lxc-attach -n "$NAME" -- hostname)
+h=$(lxc-attach "${P[@]}" -n "$NAME" -- hostname)
 [ "$h" = "$NAME" ] || { echo "verify failed: hostname=$h" >&2; exit 1; }
-log "$NAME RUNNING (init pid $(lxc-info -n "$NAME" -pH)), hostname ok"
+log "$NAME RUNNING (init pid $(lxc-info "${P[@]}" -n "$NAME" -pH)), hostname ok"

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hierarchies, makeCgroups, removeCgroups } from './cgroup.js';
 
@@ -9,7 +9,7 @@ import { hierarchies, makeCgroups, removeCgroups } from './cgroup.js';
  * /proc, and cgroups (a fresh directory in every hierarchy, v1 and v2, as
  * LXC makes its payload cgroups; the root of its cgroup namespace). It runs
  * the host's binaries. Built with util-linux
- * `unshare` — a fixture may; the product never does.
+ * `unshare` (and `setpriv` for a smaller bounding set) — a fixture may; the product never does.
  */
 export interface Sandbox {
   /** The sandbox's init (pid 1 inside), as the host sees it. */
@@ -24,7 +24,14 @@ export interface Sandbox {
 
 export interface SandboxOptions {
   readonly hostname?: string;
+  /** Also a user namespace, as an unprivileged container: ids 0-65535 inside are 100000-165535 on the host. */
+  readonly userns?: boolean;
+  /** Capabilities (setpriv names: sys_module) its init lacks in its bounding set, as LXC's lxc.cap.drop leaves an init. */
+  readonly dropBounding?: readonly string[];
 }
+
+/** The host ids an unprivileged sandbox's ids start at (LXC's usual root:100000:65536). */
+export const USERNS_BASE = 100000;
 
 const running = new Set<Sandbox>();
 let counter = 0;
@@ -38,14 +45,21 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
   // pid 1 inside: name the host, mount a cgroup2 view rooted at its own
   // cgroup, say it is ready, and sleep. --mount-proc gives it its own /proc.
+  if (options.userns) allowSubordinateIds();
+  // In a user namespace the inherited cgroup2 mount is locked: it cannot be replaced.
+  const cgroupView = mount && !options.userns ? `umount -l ${mount} && mount -t cgroup2 cgroup2 ${mount}` : ':';
   const init = [
     `hostname ${hostname}`,
-    mount ? `umount -l ${mount} && mount -t cgroup2 cgroup2 ${mount}` : ':',
+    cgroupView,
     'echo ready',
     'exec sleep infinity',
   ].join(' && ');
-  const unshare = ['unshare', '--mount', '--uts', '--ipc', '--net', '--pid', '--cgroup', '--fork',
-    '--mount-proc', '--propagation', 'private', '--', 'sh', '-c', JSON.stringify(init)].join(' ');
+  const userns = options.userns
+    ? ['--user', `--map-users=${USERNS_BASE},0,65536`, `--map-groups=${USERNS_BASE},0,65536`, '--setuid', '0', '--setgid', '0']
+    : [];
+  const bounding = options.dropBounding?.length ? ['setpriv', `--bounding-set=${options.dropBounding.map((c) => `-${c}`).join(',')}`, '--'] : [];
+  const unshare = ['unshare', ...userns, '--mount', '--uts', '--ipc', '--net', '--pid', '--cgroup', '--fork',
+    '--mount-proc', '--propagation', 'private', '--', ...bounding, 'sh', '-c', JSON.stringify(init)].join(' ');
   // Enter the cgroups first, so that the cgroup namespace is rooted there.
   const script = `${cgroupDirs.map((d) => `echo $$ > ${d}/cgroup.procs && `).join('')}exec ${unshare}`;
   const child = spawn('sh', ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -60,6 +74,16 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     child.kill('SIGKILL');
     removeCgroups(cgroupDirs);
     throw err;
+  }
+}
+
+/** newuidmap(1), which unshare uses for --map-users, takes the ranges root may hand out from /etc/subuid and /etc/subgid. */
+function allowSubordinateIds(): void {
+  const line = `root:${USERNS_BASE}:65536`;
+  for (const file of ['/etc/subuid', '/etc/subgid']) {
+    let text = '';
+    try { text = readFileSync(file, 'utf8'); } catch { /* absent: created below */ }
+    if (!text.split('\n').includes(line)) appendFileSync(file, `${text && !text.endsWith('\n') ? '\n' : ''}${line}\n`);
   }
 }
 

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { defaultPipeline } from '@attachkit/cli';
 import { startSandbox, type Sandbox } from '../sandbox/index.js';
@@ -62,7 +65,30 @@ describe('attach --pid into the sandbox container (real namespaces)', () => {
   it('should print the resolved pipeline', async () => {
     const r = await runCli(['stages']);
     assert.equal(r.code, 0);
-    assert.deepEqual(r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/)[1]), ['resolve-target', 'open-pty', 'join-namespaces', 'enter-cgroup', 'build-env', 'exec']);
+    const ids = r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/)[1]);
+    // The design card's reading order; other stages may sit between these.
+    const order = ['resolve-target', 'open-pty', 'join-namespaces', 'enter-cgroup', 'apply-lsm', 'drop-caps', 'set-personality', 'build-env', 'exec']
+      .map((id) => ids.indexOf(id));
+    assert.ok(order.every((at, i) => at >= 0 && (i === 0 || at > order[i - 1]!)), ids.join(' '));
+  });
+
+  it('should check the host with doctor, the executor for real', async () => {
+    const r = await runCli(['doctor', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const checks = JSON.parse(r.stdout) as Array<{ name: string; status: string }>;
+    assert.deepEqual(checks.map((c) => c.name), ['kernel', 'pidfd', 'executor', 'cgroups', 'LSM', 'user namespaces', 'seccomp', 'LXC']);
+    assert.equal(checks.find((c) => c.name === 'executor')!.status, 'ok');
+  });
+
+  it('should generate shell completion that knows the attach flags', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'attachkit-home-'));
+    try {
+      const r = await runCli(['autocomplete', '--refresh-cache'], { env: { ...process.env, XDG_CACHE_HOME: home } });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(readFileSync(join(home, 'attachkit/autocomplete/functions/bash/attachkit.bash'), 'utf8'), /--pid/);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 
   it('should run 200 attaches through the library with the right statuses, no zombie and no leaked fd', async () => {

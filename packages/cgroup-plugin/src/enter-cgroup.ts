@@ -1,7 +1,7 @@
-import { closeSync, constants, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { chownSync, closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import {
-  AttachError, contextKey, ErrorCodes, inject, injectable, optional,
-  type IntermediateProcess, type Stage, type StageContext, type AttachRequest, type StageToggle,
+  AttachError, contextKey, ErrorCodes, inject, injectable, LXC_CONTAINER, optional,
+  type IntermediateProcess, type LxcContainer, type Stage, type StageContext, type AttachRequest, type StageToggle,
 } from '@attachkit/core';
 import { parseMountinfo, parseProcCgroup, place, type CgroupPlacement } from './hierarchies.js';
 import { CGROUP_OPTIONS, type CgroupOptions } from './options.js';
@@ -13,10 +13,20 @@ import { CGROUP_OPTIONS, type CgroupOptions } from './options.js';
  */
 export const CONTAINER_CGROUPS = contextKey<{ readonly placements: readonly CgroupPlacement[]; readonly leaf?: string }>('container-cgroups');
 
+/** One cgroup.procs to write the intermediate's pid to, with fallbacks tried in order. */
 interface Move {
-  readonly procs: string;
-  readonly fd: number;
+  readonly targets: ReadonlyArray<{ readonly procs: string; readonly fd: number }>;
 }
+
+/** Where a cgroup is opened from (a held directory fd's /proc/self/fd path, or a host path), and how errors name it. */
+interface CgroupDir {
+  readonly open: string;
+  readonly shown: string;
+  readonly unified: boolean;
+}
+
+/** LXC puts attached processes in this cgroup2 child of the container's cgroup (cgfsng.c, __cgroup_attach_many). */
+const LXC_LEAF = '.lxc';
 const MOVES = contextKey<readonly Move[]>('enter-cgroup/moves');
 
 /**
@@ -48,20 +58,41 @@ export class EnterCgroup implements Stage {
 
   plan(ctx: StageContext): void {
     const given = ctx.get(CONTAINER_CGROUPS);
-    const placements = given?.placements ?? this.discover(ctx);
-    const moves = placements.map((p) => this.open(ctx, p, p.hierarchy.unified ? given?.leaf : undefined));
-    ctx.set(MOVES, moves);
+    const lxc = ctx.get(LXC_CONTAINER);
+    const fromLxc = !given && lxc ? this.lxcDirs(ctx, lxc) : undefined;
+    const fromHost = (placements: readonly CgroupPlacement[]) =>
+      placements.map((p) => ({ open: p.dir, shown: p.dir, unified: p.hierarchy.unified }));
+    const dirs = given ? fromHost(given.placements) : fromLxc ?? fromHost(this.discover(ctx));
+    const leaf = given ? given.leaf : fromLxc ? LXC_LEAF : undefined;
+    ctx.set(MOVES, dirs.map((d) => this.open(ctx, d, d.unified ? leaf : undefined)));
+  }
+
+  /** The container's own cgroup directories, as its monitor hands them out (GET_CGROUP_CTX). */
+  private lxcDirs(ctx: StageContext, lxc: LxcContainer): CgroupDir[] | undefined {
+    let cgroups;
+    try {
+      cgroups = lxc.cgroups();
+    } catch (err) {
+      throw ctx.error(`asking the monitor of container ${lxc.name} for its cgroups`, err);
+    }
+    return cgroups?.dirs.map((d) => ({ open: `/proc/self/fd/${d.fd}`, shown: d.dir, unified: d.unified }));
   }
 
   atSyncPoint(ctx: StageContext, intermediate: IntermediateProcess): void {
     for (const move of ctx.get(MOVES) ?? []) {
       // Until the intermediate is reaped its pid cannot name another process.
       if (!intermediate.isAlive()) throw new AttachError(ErrorCodes.EXECUTOR, `${this.id}: the intermediate process died at the sync point`, { stage: this.id });
-      try {
-        writeSync(move.fd, String(intermediate.pid));
-      } catch (err) {
-        throw ctx.error(`write of pid ${intermediate.pid} to ${move.procs}`, err);
-      }
+      let first: unknown;
+      const moved = move.targets.some(({ fd }) => {
+        try {
+          writeSync(fd, String(intermediate.pid));
+          return true;
+        } catch (err) {
+          first ??= err;
+          return false;
+        }
+      });
+      if (!moved) throw ctx.error(`write of pid ${intermediate.pid} to ${move.targets[0]!.procs}`, first);
     }
   }
 
@@ -81,20 +112,38 @@ export class EnterCgroup implements Stage {
     return place(parseProcCgroup(theirs), hierarchies).filter((p) => !ours.has(p.dir));
   }
 
-  private open(ctx: StageContext, placement: CgroupPlacement, leaf: string | undefined): Move {
-    let dir = placement.dir;
+  /**
+   * Open cgroup.procs for writing. With a leaf (LXC's `.lxc`), make it first
+   * (owned by the container's root when the target has its own user
+   * namespace, as LXC makes it from inside), and keep the cgroup itself as
+   * the fallback LXC uses when the leaf refuses the process.
+   *
+   * The kernel gives a new cgroup2 directory's files to whoever made it
+   * (kernel/cgroup/cgroup.c, cgroup_add_file: current_fsuid()), so LXC's
+   * leaf is the container root's files and all: chown every one, or root
+   * inside could not use its own leaf (cgroup.procs, cgroup.kill, ...).
+   */
+  private open(ctx: StageContext, dir: CgroupDir, leaf: string | undefined): Move {
+    const targets: Array<{ procs: string; fd: number }> = [];
     if (leaf) {
-      dir = `${dir}/${leaf}`;
+      const made = `${dir.open}/${leaf}`;
       try {
-        mkdirSync(dir, { mode: 0o755 });
+        mkdirSync(made, { mode: 0o755 });
+        const owner = this.containerRoot(ctx);
+        if (owner) for (const entry of ['.', ...readdirSync(made)]) chownSync(`${made}/${entry}`, owner.uid, owner.gid);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw ctx.error(`mkdir(${dir})`, err);
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw ctx.error(`mkdir(${dir.shown}/${leaf})`, err);
       }
+      targets.push(this.openProcs(ctx, `${made}/cgroup.procs`, `${dir.shown}/${leaf}/cgroup.procs`));
     }
-    const procs = `${dir}/cgroup.procs`;
+    targets.push(this.openProcs(ctx, `${dir.open}/cgroup.procs`, `${dir.shown}/cgroup.procs`));
+    return { targets };
+  }
+
+  private openProcs(ctx: StageContext, path: string, procs: string): { procs: string; fd: number } {
     let fd: number;
     try {
-      fd = openSync(procs, constants.O_WRONLY);
+      fd = openSync(path, constants.O_WRONLY);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const hint = code === 'ENOENT' ? ' (the cgroup is gone: is the container stopping?)'
@@ -105,4 +154,19 @@ export class EnterCgroup implements Stage {
     ctx.defer(() => closeSync(fd));
     return { procs, fd };
   }
+
+  /** The host ids of the target's root when it runs in a user namespace of its own, else undefined. */
+  private containerRoot(ctx: StageContext): { uid: number; gid: number } | undefined {
+    const { pid } = ctx.target;
+    const rootOf = (file: string) => {
+      const line = readFileSync(`${this.options.procRoot}/${pid}/${file}`, 'utf8').trim().split('\n')
+        .map((l) => l.trim().split(/\s+/).map(Number)).find(([inside, , count]) => inside === 0 && count !== undefined);
+      return line?.[1];
+    };
+    const uid = rootOf('uid_map');
+    const gid = rootOf('gid_map');
+    if (uid === undefined || gid === undefined || (uid === 0 && gid === 0)) return undefined;
+    return { uid, gid };
+  }
+
 }

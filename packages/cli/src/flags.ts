@@ -1,12 +1,11 @@
 import { Flags } from '@oclif/core';
 import type { AttachRequest, AttachTarget, ElevatedPrivilege } from '@attachkit/core';
 import { PRIVILEGES } from './argv.js';
+import { LOG_PRIORITIES } from './log.js';
 
 /** LXC's default lxcpath (`lxc-config lxc.lxcpath`). */
 export const DEFAULT_LXCPATH = '/var/lib/lxc';
 
-/** LXC's log priorities, for -l. */
-export const LOG_PRIORITIES = ['TRACE', 'DEBUG', 'INFO', 'NOTICE', 'WARN', 'ERROR', 'CRIT', 'ALERT', 'FATAL'] as const;
 
 /** The flags that describe an attach (lxc-attach's, and attachkit's extensions), shared by `attach` and `stages`. */
 export const attachFlags = {
@@ -31,9 +30,10 @@ export const attachFlags = {
   groups: Flags.string({ description: "supplementary groups inside the container, ','-separated (default: none)" }),
   context: Flags.string({ char: 'c', description: 'SELinux context for the command' }),
   cwd: Flags.string({ description: 'working directory inside the target (default: the current one if it exists there, else /)' }),
-  logfile: Flags.string({ char: 'o', description: 'write a log to this file' }),
-  logpriority: Flags.string({ char: 'l', description: `log priority (${LOG_PRIORITIES.join(', ')})`, options: [...LOG_PRIORITIES] }),
-  quiet: Flags.boolean({ char: 'q', description: 'print no error messages' }),
+  // Read by main before parsing (log.ts, logOptionsFrom), since parse errors are reported too; declared for validation and help.
+  logfile: Flags.string({ char: 'o', description: "append a log of the attach to this file ('none': no log)" }),
+  logpriority: Flags.string({ char: 'l', description: `lowest priority logged, default ERROR (${LOG_PRIORITIES.join(', ')})`, options: [...LOG_PRIORITIES] }),
+  quiet: Flags.boolean({ char: 'q', description: 'print no error message (the exit status is unchanged)' }),
 };
 
 export interface AttachFlagValues {

@@ -1,25 +1,36 @@
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expandBareElevated } from './argv.js';
+import { CliLog, logOptionsFrom, setCliLog } from './log.js';
 import { oneLine } from './one-line.js';
 
 /** Commands other than attach; anything else is an attach, so `attachkit --pid 1 -- id` works as lxc-attach's line does. */
-const COMMANDS = new Set(['attach', 'stages', 'help']);
-const PASS_THROUGH = new Set(['--help', '-h', '--version']);
+const COMMANDS = new Set(['attach', 'stages', 'doctor', 'autocomplete', 'help']);
+const PASS_THROUGH = new Set(['--help', '-h']);
+const PACKAGE_JSON = new URL('../../package.json', import.meta.url);
 
 /** `attachkit ARGS`: route to a command (attach by default) and run it under oclif. */
 export async function main(argv: readonly string[]): Promise<void> {
+  const options = argv.slice(0, argv.includes('--') ? argv.indexOf('--') : argv.length);
+  if (options.includes('--version')) {
+    // As lxc-attach --version: the version alone, on stdout; no framework to load for it.
+    process.stdout.write(`${(JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { version: string }).version}\n`);
+    return;
+  }
+  const log = new CliLog(logOptionsFrom(argv));
+  setCliLog(log);
   const first = argv[0];
   const args = expandBareElevated(argv);
   const routed = first !== undefined && (COMMANDS.has(first) || PASS_THROUGH.has(first)) ? args : ['attach', ...args];
   const { run, flush } = await import('@oclif/core');
   try {
-    await run(routed, fileURLToPath(new URL('../../package.json', import.meta.url)));
+    await run(routed, fileURLToPath(PACKAGE_JSON));
     // Terminal writes are synchronous: nothing to flush. And a terminal that
     // hung up during the attach would fail even this empty write (EIO).
     if (!process.stdout.isTTY) await flush();
   } catch (err) {
     // Errors from oclif itself (unknown command...): one line, as every attachkit error.
-    process.stderr.write(`attachkit: ${oneLine(err instanceof Error ? err.message : String(err))}\n`);
+    log.error(oneLine(err instanceof Error ? err.message : String(err)));
     process.exitCode = (err as { oclif?: { exit?: number } }).oclif?.exit ?? 1;
   }
 }

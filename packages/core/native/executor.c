@@ -29,6 +29,7 @@
 #define AK_MAGIC 0x31584b41u /* "AKX1" */
 #define SYNC_FD 3
 #define MAX_OPS 4096
+#define MAX_RELOCS 4096
 #define MAX_DATA (16u << 20)
 
 enum { OP_SYSCALL = 1, OP_SYNC = 2, OP_FORK = 3, OP_CLOSE_FDS = 4, OP_EXEC = 5 };
@@ -43,7 +44,9 @@ struct ak_op {
 	int64_t nr;
 	struct ak_arg args[6];
 };
-struct ak_header { uint32_t magic, nops, data_len, reserved; };
+struct ak_header { uint32_t magic, nops, data_len, nrelocs; };
+/* A pointer inside data: store the address of data+target at data+at. */
+struct ak_reloc { uint64_t at, target; };
 struct ak_msg { uint32_t type, index; int32_t value, reserved; };
 
 static struct ak_op *ops;
@@ -263,21 +266,31 @@ static void run(void)
 int main(void)
 {
 	struct ak_header h;
+	struct ak_reloc *relocs;
 
 	if (fcntl(SYNC_FD, F_SETFD, FD_CLOEXEC) < 0)
 		_exit(1);
 	if (read_all(SYNC_FD, &h, sizeof(h)) < 0 || h.magic != AK_MAGIC ||
-	    h.nops == 0 || h.nops > MAX_OPS || h.data_len > MAX_DATA)
+	    h.nops == 0 || h.nops > MAX_OPS || h.data_len > MAX_DATA || h.nrelocs > MAX_RELOCS)
 		fail(OP_NONE, EPROTO, 1);
 	nops = h.nops;
 	data_len = h.data_len;
 	ops = malloc(sizeof(*ops) * nops);
 	data = malloc(data_len + 1);
 	results = calloc(nops, sizeof(*results));
-	if (!ops || !data || !results)
+	relocs = calloc(h.nrelocs + 1, sizeof(*relocs));
+	if (!ops || !data || !results || !relocs)
 		fail(OP_NONE, ENOMEM, 1);
-	if (read_all(SYNC_FD, ops, sizeof(*ops) * nops) < 0 || read_all(SYNC_FD, data, data_len) < 0)
+	if (read_all(SYNC_FD, ops, sizeof(*ops) * nops) < 0 ||
+	    read_all(SYNC_FD, relocs, sizeof(*relocs) * h.nrelocs) < 0 ||
+	    read_all(SYNC_FD, data, data_len) < 0)
 		fail(OP_NONE, EPROTO, 1);
 	data[data_len] = '\0';
+	for (uint32_t i = 0; i < h.nrelocs; i++) {
+		uint64_t addr = (uint64_t)(uintptr_t)(data + relocs[i].target);
+		if (relocs[i].at > data_len || data_len - relocs[i].at < sizeof(addr) || relocs[i].target > data_len)
+			fail(OP_NONE, EPROTO, 1);
+		memcpy(data + relocs[i].at, &addr, sizeof(addr));
+	}
 	run();
 }

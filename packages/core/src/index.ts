@@ -6,23 +6,33 @@ export * from './di.js';
 export { AttachError, ErrorCodes, SyscallError, type AttachErrorDetails, type ErrorCode } from './errors.js';
 export * from './libc/constants.js';
 export { describeErrno, errnoMessage, errnoName } from './libc/errno.js';
-export { KoffiLibc, LIBC, realLibc, type Libc, type ProcessExit } from './libc/libc.js';
+export { KoffiLibc, LIBC, openHow, realLibc, type Libc, type ProcessExit, type ReceivedMessage } from './libc/libc.js';
 export { syscallNumber, type SyscallName } from './libc/syscalls.js';
 export { CORE_PHASES, INTERMEDIATE_PHASES, isPhase, PHASES, type Phase } from './program/phases.js';
 export {
-  bytes, cstring, imm, resultOf, FIRST_PASSED_FD, SYNC_FD,
-  type Arg, type ExecSpec, type OpHandle, type OpInfo, type ProgramEmitter, type SerializedProgram, type SyscallOptions,
+  bytes, cstring, imm, resultOf, scratch, scratchAt, FIRST_PASSED_FD, SYNC_FD,
+  type Arg, type ScratchBlock, type ExecSpec, type OpHandle, type OpInfo, type ProgramEmitter, type SerializedProgram, type SyscallOptions,
   PreExecProgram,
 } from './program/program.js';
 export { executorPath } from './executor/image.js';
 export type { IntermediateProcess, StdioOption } from './executor/launch.js';
-export { AttachedProcess, type AttachResult } from './pipeline/attached.js';
+export { AttachedProcess, type AttachOutput, type AttachResult } from './pipeline/attached.js';
 export { CONTAINER_CONFIG, contextKey, type ContainerConfig, type ContextKey, type ResolvedTarget, type StageContext } from './pipeline/context.js';
 export { orderStages } from './pipeline/order.js';
 export { Pipeline, type StagePlanEntry } from './pipeline/pipeline.js';
 export { hasTargetPid, type AttachRequest, type AttachTarget, type ElevatedPrivilege, type EnvPolicy } from './pipeline/request.js';
 export { enabledByDefault, optional, refId, STAGE, type Stage, type StageRef, type StageToggle } from './pipeline/stage.js';
-export { BuildEnvironment, LXC_DEFAULT_PATH } from './stages/build-env.js';
+export { BuildEnvironment, containerEnvironment, LXC_DEFAULT_PATH } from './stages/build-env.js';
 export { DEFAULT_COMMAND, ExecCommand } from './stages/exec-command.js';
-export { ResolveTargetByPid } from './stages/resolve-target.js';
+export { ResolveTarget } from './stages/resolve-target.js';
+export { LxcConfig, LxcConfigError, readLxcConfig, type ConfigEntry } from './lxc/config.js';
+export {
+  CGROUP_SUPER_MAGIC, CGROUP2_SUPER_MAGIC, LXC_CONTAINER,
+  type LxcCgroupDir, type LxcCgroupLayout, type LxcCgroups, type LxcContainer,
+} from './lxc/container.js';
+export { LXC_STATES, LxcCommand, type LxcCommandName, type LxcState } from './lxc/commands.js';
+export { LxcCommandError, LxcMonitor, MONITOR_TIMEOUT_MS, type LxcCommandFailure, type MonitorResponse } from './lxc/monitor.js';
+export { checkContainerName, DEFAULT_LXCPATH, resolveContainer, type ContainerTarget } from './lxc/resolve-container.js';
+export { abstractSockaddr, commandSocketName, fnv1a64 } from './lxc/socket-name.js';
+export { ARCHITECTURES, personalityOf, SetPersonality } from './stages/set-personality.js';
 export { corePlugin, createPipeline, definePlugin, type AttachPlugin, type CreatePipelineOptions } from './plugin.js';

@@ -5,7 +5,8 @@ import { Pipeline } from './pipeline/pipeline.js';
 import { STAGE } from './pipeline/stage.js';
 import { BuildEnvironment } from './stages/build-env.js';
 import { ExecCommand } from './stages/exec-command.js';
-import { ResolveTargetByPid } from './stages/resolve-target.js';
+import { ResolveTarget } from './stages/resolve-target.js';
+import { SetPersonality } from './stages/set-personality.js';
 
 /**
  * A stage family: a name, the plugins it needs, and a function that
@@ -23,11 +24,12 @@ export function definePlugin(plugin: AttachPlugin): AttachPlugin {
   return plugin;
 }
 
-/** The core's own stages: resolve target by pid, build env, exec. */
+/** The core's own stages: resolve target (pid or LXC container), set personality, build env, exec. */
 export const corePlugin = definePlugin({
   name: '@attachkit/core',
   register(container) {
-    container.register(STAGE, { useClass: ResolveTargetByPid });
+    container.register(STAGE, { useClass: ResolveTarget });
+    container.register(STAGE, { useClass: SetPersonality });
     container.register(STAGE, { useClass: BuildEnvironment });
     container.register(STAGE, { useClass: ExecCommand });
   },

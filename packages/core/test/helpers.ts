@@ -1,16 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import type { AttachedProcess, Stage, StageContext } from '../src/index.js';
+import type { AttachedProcess, ContainerConfig, Stage, StageContext } from '../src/index.js';
 
 /** Collect a piped attached process's output and its result. */
+/** The command's status and piped output (AttachedProcess.output(), without the signal name). */
 export async function collect(proc: AttachedProcess): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-  const read = (s: NodeJS.ReadableStream | null) => new Promise<string>((resolve) => {
-    if (!s) return resolve('');
-    let out = '';
-    s.on('data', (d) => { out += d; });
-    s.on('end', () => resolve(out));
-  });
-  const [stdout, stderr, result] = await Promise.all([read(proc.stdout), read(proc.stderr), proc.exited]);
-  return { exitCode: result.exitCode, stdout, stderr };
+  const { exitCode, stdout, stderr } = await proc.output();
+  return { exitCode, stdout, stderr };
 }
 
 /** A stage built from a plan function, for tests. */
@@ -34,4 +29,10 @@ export function children(): Array<{ pid: number; state: string }> {
       return { pid, state: 'gone' };
     }
   });
+}
+
+/** A container config from key → values, as a resolver by name would provide it. */
+export function config(entries: Record<string, readonly string[]>): ContainerConfig {
+  const getAll = (key: string) => entries[key] ?? [];
+  return { getAll, get: (key) => getAll(key).at(-1) };
 }

@@ -5,12 +5,13 @@ import { stage } from './helpers.js';
 
 describe('Pipeline composition', () => {
   it('should start from the core stages in order', () => {
-    assert.deepEqual(createPipeline().order().map((s) => s.id), ['resolve-target', 'build-env', 'exec']);
+    assert.deepEqual(createPipeline().order().map((s) => s.id), ['resolve-target', 'set-personality', 'build-env', 'exec']);
   });
 
   it('should add, remove and replace stages, and order what is added', () => {
     const p = createPipeline()
       .remove('build-env')
+      .remove('set-personality')
       .add(stage('audit', () => {}, { after: ['resolve-target'], before: ['exec'] }))
       .replace('exec', stage('exec', () => {}, { after: ['audit'] }));
     assert.deepEqual(p.order().map((s) => s.id), ['resolve-target', 'audit', 'exec']);
@@ -23,7 +24,7 @@ describe('Pipeline composition', () => {
   });
 
   it('should refuse to remove a stage that is not there, listing those that are', () => {
-    assert.throws(() => createPipeline().remove('nope'), /no such stage \(stages: resolve-target, build-env, exec\)/);
+    assert.throws(() => createPipeline().remove('nope'), /no such stage \(stages: resolve-target, set-personality, build-env, exec\)/);
   });
 
   it('should register plugin stages through DI and check plugin dependencies', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cstring, imm, PHASES, PreExecProgram, resultOf, syscallNumber } from '../src/index.js';
+import { bytes, cstring, imm, PHASES, PreExecProgram, resultOf, scratch, scratchAt, syscallNumber } from '../src/index.js';
 
 const OP_SIZE = 112;
 
@@ -38,6 +38,47 @@ describe('PreExecProgram', () => {
     const dataStart = 16 + ops.length * OP_SIZE;
     const off = Number(bytes.readBigInt64LE(at + 8));
     assert.equal(bytes.toString('utf8', dataStart + off, dataStart + off + 5), '/tmp\0');
+  });
+
+  it('should point every use of a scratch block at the same bytes, and copy bytes() per use', () => {
+    const program = new PreExecProgram();
+    const e = program.emitter('s');
+    const block = scratch(24);
+    const copied = bytes(Buffer.from('abc'));
+    e.syscall('capabilities', 'capget', [copied, scratchAt(block)], { operation: 'capget' });
+    e.syscall('capabilities', 'read', [imm(4), scratchAt(block, 8), imm(4)], { operation: 'read' });
+    e.syscall('capabilities', 'capset', [copied, scratchAt(block)], { operation: 'capset' });
+    e.exec({ file: 'x', argv: ['x'], env: [] });
+    const { ops, bytes: wire } = program.serialize();
+    const arg = (syscall: string, k: number) => {
+      const at = 16 + ops.findIndex((o) => o.stage === 's' && o.syscall === syscall) * OP_SIZE + 16 + k * 16;
+      assert.equal(wire.readUInt32LE(at), 1); // ARG_DATA: the executor needs no new kind
+      return Number(wire.readBigInt64LE(at + 8));
+    };
+    assert.equal(arg('capget', 1), arg('capset', 1));
+    assert.equal(arg('read', 1), arg('capget', 1) + 8);
+    assert.notEqual(arg('capget', 0), arg('capset', 0));
+    const dataStart = 16 + ops.length * OP_SIZE;
+    assert.ok(wire.subarray(dataStart + arg('capget', 1), dataStart + arg('capget', 1) + 24).every((b) => b === 0), 'a block starts zeroed');
+    assert.throws(() => scratchAt(block, 24), /outside a block of 24 bytes/);
+  });
+
+  it('should record a pointer inside data as a relocation the executor patches', () => {
+    const program = new PreExecProgram();
+    const e = program.emitter('s');
+    const target = Buffer.from('filter!!');
+    e.syscall('seccomp', 'seccomp', [imm(1), imm(0), bytes(Buffer.alloc(16), [{ at: 8, to: target }])], { operation: 'seccomp' });
+    e.exec({ file: 'x', argv: ['x'], env: [] });
+    const { ops, bytes: wire } = program.serialize();
+    assert.equal(wire.readUInt32LE(12), 1);
+    const relocs = 16 + ops.length * OP_SIZE;
+    const dataStart = relocs + 16;
+    const i = ops.findIndex((o) => o.syscall === 'seccomp');
+    const structAt = Number(wire.readBigInt64LE(16 + i * OP_SIZE + 16 + 2 * 16 + 8));
+    assert.equal(Number(wire.readBigUInt64LE(relocs)), structAt + 8);
+    const to = Number(wire.readBigUInt64LE(relocs + 8));
+    assert.equal(wire.toString('utf8', dataStart + to, dataStart + to + 8), 'filter!!');
+    assert.throws(() => bytes(Buffer.alloc(8), [{ at: 4, to: target }]), /does not fit/);
   });
 
   it('should refuse ops in the phases the core fills', () => {

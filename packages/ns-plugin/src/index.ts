@@ -1,15 +1,24 @@
 import { definePlugin, STAGE } from '@attachkit/core';
 import { JoinNamespaces } from './join-namespaces.js';
+import { RemountSysProc } from './remount-sys-proc.js';
+import { SetIdentity } from './set-identity.js';
 
-export { JoinNamespaces, kernelHasPidfdSetns } from './join-namespaces.js';
+export { readTargetFile } from './container-files.js';
+export { describeMap, insideId, isMapped, parseIdMap, type IdRange } from './id-map.js';
+export { JOINED_NAMESPACES, JoinNamespaces, kernelHasPidfdSetns } from './join-namespaces.js';
+export { parseGroup, parsePasswd, type GroupEntry, type PasswdEntry } from './passwd.js';
+export { RemountSysProc } from './remount-sys-proc.js';
+export { SetIdentity } from './set-identity.js';
 export { cloneFlagNames, NAMESPACES, namespaceId, type NamespaceKind } from './namespaces.js';
 
-/** Namespaces: join the target's. */
+/** Namespaces and identity: join the target's namespaces, run as the right user, -R. */
 export function nsPlugin() {
   return definePlugin({
     name: '@attachkit/ns-plugin',
     register(container) {
       container.register(STAGE, { useClass: JoinNamespaces });
+      container.register(STAGE, { useClass: SetIdentity });
+      container.register(STAGE, { useClass: RemountSysProc });
     },
   });
 }

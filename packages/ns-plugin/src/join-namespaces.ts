@@ -1,7 +1,10 @@
 import { openSync, closeSync } from 'node:fs';
 import { release } from 'node:os';
-import { AttachError, ErrorCodes, imm, optional, SyscallError, type Stage, type StageContext } from '@attachkit/core';
+import { AttachError, contextKey, ErrorCodes, imm, optional, SyscallError, type Stage, type StageContext } from '@attachkit/core';
 import { cloneFlagNames, NAMESPACES, namespaceId, type NamespaceKind } from './namespaces.js';
+
+/** The namespaces the attach joins, by /proc/<pid>/ns name (user, mnt, pid, ...), for the stages after it. */
+export const JOINED_NAMESPACES = contextKey<readonly string[]>('joined-namespaces');
 
 /** setns(2) accepts a pidfd and a set of flags since Linux 5.8. */
 export function kernelHasPidfdSetns(kernelRelease = release()): boolean {
@@ -28,8 +31,12 @@ export class JoinNamespaces implements Stage {
 
   plan(ctx: StageContext): void {
     const { pid, pidfd, description } = ctx.target;
-    const wanted = this.wanted(ctx);
-    const join = wanted.filter((kind) => {
+    // lxc-attach joins the namespaces the container created (its clone
+    // flags) and those it shares or inherited when they differ from ours.
+    // A namespace it created always differs from ours (and joining our own
+    // user namespace would be EINVAL), so both rules come down to one:
+    // join every namespace that differs from ours.
+    const join = this.wanted(ctx).filter((kind) => {
       const theirs = namespaceId(pid, kind);
       return theirs !== undefined && theirs !== namespaceId('self', kind);
     });
@@ -41,6 +48,7 @@ export class JoinNamespaces implements Stage {
         stage: this.id, syscall: 'pidfd_send_signal', errno: err instanceof SyscallError ? err.errno : undefined, cause: err,
       });
     }
+    ctx.set(JOINED_NAMESPACES, join.map((k) => k.proc));
     if (join.length === 0) return;
     if (this.pidfdSetns) {
       const fd = ctx.program.passFd(pidfd);

@@ -1,6 +1,9 @@
+import type { AttachRequest, Pipeline } from '@attachkit/core';
 import { proxyTerminal, PTY } from '@attachkit/pty-plugin';
+import { positionals } from '../argv.js';
 import { BaseCommand } from '../base-command.js';
 import { attachFlags, toRequest } from '../flags.js';
+import { cliLog, type CliLog } from '../log.js';
 import { defaultPipeline } from '../pipeline.js';
 import { SignalForwarder } from '../signals.js';
 
@@ -16,17 +19,37 @@ export default class Attach extends BaseCommand {
   static override flags = attachFlags;
 
   async run(): Promise<void> {
-    const { flags, argv } = await this.parse(Attach);
-    const request = toRequest(flags, argv as string[]);
+    const { flags, raw } = await this.parse(Attach);
+    const request = toRequest(flags, positionals(raw));
+    const log = cliLog();
+    const pipeline = withLogging(defaultPipeline(), request, log);
     const signals = new SignalForwarder();
     try {
-      const proc = await defaultPipeline().spawn(request);
+      const proc = await pipeline.spawn(request);
+      log.write('INFO', 'attach', `started: pid ${proc.pid}`);
       const pty = proc.get(PTY);
       signals.attach(proc, pty);
       const result = await (pty ? proxyTerminal(proc, pty) : proc.exited);
+      log.write('INFO', 'attach', `exited: status ${result.exitCode}${result.signal ? ` (${result.signal})` : ''}`);
       process.exitCode = result.exitCode;
     } finally {
       signals.stop();
     }
   }
+}
+
+/** With -o: the request and the resolved stages at DEBUG, and the target as soon as it is resolved, through a stage of its own. */
+function withLogging(pipeline: Pipeline, request: AttachRequest, log: CliLog): Pipeline {
+  if (log.enabled('DEBUG')) {
+    log.write('DEBUG', 'attach', `request: ${JSON.stringify({ ...request, env: undefined })}`);
+    for (const s of pipeline.describe(request)) log.write('DEBUG', 'stages', `${s.id} ${s.enabled ? 'on' : 'off'} (${s.reason})`);
+  }
+  if (!log.enabled('INFO')) return pipeline;
+  return pipeline.clone().add({
+    id: 'log-target',
+    description: 'log the resolved target (-o)',
+    after: ['resolve-target'],
+    before: ['exec'],
+    plan: (ctx) => log.write('INFO', 'attach', `target: ${ctx.target.description}`),
+  });
 }

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { Socket as PipeSocket } from 'node:net';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import type { Socket } from 'node:net';
 import { AttachError, ErrorCodes } from '../errors.js';
@@ -53,15 +54,21 @@ export function launch(program: SerializedProgram, options: LaunchOptions): Prom
   const { libc } = options;
   const image = executorImage(libc);
   if (program.fds.length + 4 >= image) throw new AttachError(ErrorCodes.BAD_REQUEST, `too many fds passed to the executor (${program.fds.length})`);
-  const child = spawn(executorImagePath(image), [], {
-    argv0: 'attachkit-executor',
-    env: {},
-    stdio: [...options.stdio, 'pipe', ...program.fds],
-  });
-  // Take the piped output at once: Node discards unread output of a child that
-  // has exited, and the intermediate exits long before the command does.
-  const stdout = child.stdout?.pipe(new PassThrough()) ?? null;
-  const stderr = child.stderr?.pipe(new PassThrough()) ?? null;
+  // 'pipe' stdio are our own pipes, not child_process's: Node destroys a
+  // child's stdin and drains its output when it exits, and the intermediate
+  // exits long before the command does.
+  const pipes = options.stdio.map((opt, i) => (opt === 'pipe' ? ownPipe(libc, i) : undefined));
+  let child: ChildProcess;
+  try {
+    child = spawn(executorImagePath(image), [], {
+      argv0: 'attachkit-executor',
+      env: {},
+      stdio: [...options.stdio.map((opt, i) => pipes[i]?.childEnd ?? opt), 'pipe', ...program.fds],
+    });
+  } finally {
+    for (const p of pipes) if (p) libc.close(p.childEnd);
+  }
+  const [stdin, stdout, stderr] = pipes.map((p) => p?.stream ?? null) as [Writable | null, Readable | null, Readable | null];
   return new Promise<Launched>((resolve, reject) => {
     const sync = child.stdio[3] as Socket;
     let pending: Buffer = Buffer.alloc(0);
@@ -85,7 +92,7 @@ export function launch(program: SerializedProgram, options: LaunchOptions): Prom
         : attached ? undefined
         : new AttachError(ErrorCodes.EXECUTOR, `the executor ended (${describeExit(child)}) before starting the command`));
       if (!error && attached) {
-        resolve({ ...attached, stdin: child.stdin, stdout, stderr });
+        resolve({ ...attached, stdin, stdout, stderr });
         return;
       }
       if (attached) {
@@ -93,6 +100,7 @@ export function launch(program: SerializedProgram, options: LaunchOptions): Prom
         await attached.exit.catch(() => undefined);
         libc.close(attached.pidfd);
       }
+      for (const stream of [stdin, stdout, stderr]) stream?.destroy();
       reject(error);
     };
 
@@ -139,6 +147,19 @@ export function launch(program: SerializedProgram, options: LaunchOptions): Prom
     child.on('exit', () => { intermediateDone = true; void finish(); });
     sync.write(program.bytes);
   });
+}
+
+/**
+ * A pipe for std fd `i`: the child's end as a plain fd, ours as a stream.
+ * Output goes through a PassThrough: a socket starts reading at once and
+ * would emit 'end' for a quiet command before the caller has had a chance
+ * to listen; the PassThrough holds it until someone reads.
+ */
+function ownPipe(libc: Libc, i: number): { childEnd: number; stream: Readable | Writable } {
+  const [r, w] = libc.pipe();
+  return i === 0
+    ? { childEnd: r, stream: new PipeSocket({ fd: w, readable: false, writable: true }) }
+    : { childEnd: w, stream: new PipeSocket({ fd: r, readable: true, writable: false }).pipe(new PassThrough()) };
 }
 
 function opError(ops: readonly OpInfo[], index: number, errno: number): AttachError {

@@ -1,7 +1,7 @@
 import koffi from 'koffi';
 import type { InjectionToken } from '../di.js';
 import { SyscallError } from '../errors.js';
-import { CLD_DUMPED, CLD_EXITED, CLD_KILLED, P_PIDFD, WEXITED, WNOHANG } from './constants.js';
+import { CLD_DUMPED, CLD_EXITED, CLD_KILLED, O_CLOEXEC, P_PIDFD, WEXITED, WNOHANG } from './constants.js';
 import { syscallNumber, type SyscallName } from './syscalls.js';
 
 /** How a process ended: `code` for a normal exit, `signal` when a signal killed it. */
@@ -29,9 +29,48 @@ export interface Libc {
   /** ioctl(2) with an integer argument, or a buffer the kernel reads or fills (termios, winsize). */
   ioctl(fd: number, request: number, arg: number | Uint8Array): number;
   close(fd: number): void;
+  /** pipe2(2) with O_CLOEXEC: [read end, write end]. */
+  pipe(): [number, number];
+  /** openat2(2): open `path` below `dirfd` with RESOLVE_* rules (RESOLVE_IN_ROOT keeps a container's symlinks inside it). */
+  openat2(dirfd: number, path: string, flags: number, resolve: number): number;
+  /** socket(2). */
+  socket(domain: number, type: number, protocol: number): number;
+  /** connect(2) to a sockaddr given as bytes; its length is the addrlen (an abstract unix name has no NUL padding). */
+  connect(fd: number, address: Uint8Array, detail?: string): void;
+  /** sendmsg(2) of `buffers` in order, with ancillary data when `control` is given; returns the bytes sent. */
+  sendmsg(fd: number, buffers: readonly Uint8Array[], control: Uint8Array | undefined, flags: number): number;
+  /** recvmsg(2) into `buffer`, ancillary data into `control` (e.g. SCM_RIGHTS fds). Retries EINTR. */
+  recvmsg(fd: number, buffer: Uint8Array, control: Uint8Array | undefined, flags: number): ReceivedMessage;
+  setsockopt(fd: number, level: number, name: number, value: Uint8Array): void;
+  /** getsockopt(2) into `value`; returns the length the kernel wrote. */
+  getsockopt(fd: number, level: number, name: number, value: Uint8Array): number;
+}
+
+/** What recvmsg(2) filled in. */
+export interface ReceivedMessage {
+  /** Bytes of data received; 0 at end of stream. */
+  readonly bytes: number;
+  /** Bytes of ancillary data written to the control buffer. */
+  readonly controlLength: number;
+  /** msg_flags: MSG_CTRUNC when ancillary data (fds) did not fit and was lost. */
+  readonly flags: number;
 }
 
 export const LIBC: InjectionToken<Libc> = Symbol.for('attachkit.libc');
+
+// struct iovec and struct msghdr (x86_64 and arm64 LP64 layout, see <bits/socket.h>).
+// Their pointer fields take Buffers: koffi passes the Buffer's own memory.
+// Anonymous types: a second copy of this module in the process must not clash on names.
+const IOVEC = koffi.struct({ base: 'void *', len: 'size_t' });
+const MSGHDR = koffi.struct({
+  name: 'void *', namelen: 'uint32_t', iov: koffi.pointer(IOVEC), iovlen: 'size_t',
+  control: 'void *', controllen: 'size_t', flags: 'int',
+});
+interface MsgHdr {
+  name: null; namelen: number; iov: Array<{ base: Uint8Array; len: number }>; iovlen: number;
+  control: Uint8Array | null; controllen: number; flags: number;
+}
+const EINTR = 4;
 
 /** The real libc, through koffi. Loaded once per process. */
 export class KoffiLibc implements Libc {
@@ -43,6 +82,13 @@ export class KoffiLibc implements Libc {
   private readonly rawFcntl = this.lib.func('int fcntl(int fd, int cmd, ...)');
   private readonly rawIoctl = this.lib.func('int ioctl(int fd, unsigned long request, ...)');
   private readonly rawClose = this.lib.func('int close(int fd)');
+  private readonly rawPipe2 = this.lib.func('int pipe2(_Out_ int *fds, int flags)');
+  private readonly rawSocket = this.lib.func('int socket(int domain, int type, int protocol)');
+  private readonly rawConnect = this.lib.func('int connect(int fd, const uint8_t *addr, uint32_t addrlen)');
+  private readonly rawSendmsg = this.lib.func('sendmsg', 'long', ['int', koffi.pointer(MSGHDR), 'int']);
+  private readonly rawRecvmsg = this.lib.func('recvmsg', 'long', ['int', koffi.inout(koffi.pointer(MSGHDR)), 'int']);
+  private readonly rawSetsockopt = this.lib.func('int setsockopt(int fd, int level, int name, const uint8_t *value, uint32_t len)');
+  private readonly rawGetsockopt = this.lib.func('int getsockopt(int fd, int level, int name, _Out_ uint8_t *value, _Inout_ uint32_t *len)');
 
   syscall(name: SyscallName, args: readonly number[], detail?: string): number {
     const variadic: unknown[] = [];
@@ -101,6 +147,86 @@ export class KoffiLibc implements Libc {
   close(fd: number): void {
     if (this.rawClose(fd) < 0) throw new SyscallError('close', koffi.errno(), `fd ${fd}`);
   }
+
+  socket(domain: number, type: number, protocol: number): number {
+    const fd = this.rawSocket(domain, type, protocol);
+    if (fd < 0) throw new SyscallError('socket', koffi.errno(), `${domain}, ${type}, ${protocol}`);
+    return fd;
+  }
+
+  connect(fd: number, address: Uint8Array, detail?: string): void {
+    for (;;) {
+      if (this.rawConnect(fd, address, address.length) === 0) return;
+      const errno = koffi.errno();
+      if (errno !== EINTR) throw new SyscallError('connect', errno, detail ?? `fd ${fd}`);
+    }
+  }
+
+  sendmsg(fd: number, buffers: readonly Uint8Array[], control: Uint8Array | undefined, flags: number): number {
+    const msg = msghdr(buffers, control);
+    for (;;) {
+      const n = Number(this.rawSendmsg(fd, msg, flags));
+      if (n >= 0) return n;
+      const errno = koffi.errno();
+      if (errno !== EINTR) throw new SyscallError('sendmsg', errno, `fd ${fd}`);
+    }
+  }
+
+  recvmsg(fd: number, buffer: Uint8Array, control: Uint8Array | undefined, flags: number): ReceivedMessage {
+    for (;;) {
+      const msg = msghdr([buffer], control);
+      const n = Number(this.rawRecvmsg(fd, msg, flags));
+      if (n >= 0) return { bytes: n, controlLength: Number(msg.controllen), flags: msg.flags };
+      const errno = koffi.errno();
+      if (errno !== EINTR) throw new SyscallError('recvmsg', errno, `fd ${fd}`);
+    }
+  }
+
+  setsockopt(fd: number, level: number, name: number, value: Uint8Array): void {
+    if (this.rawSetsockopt(fd, level, name, value, value.length) < 0) {
+      throw new SyscallError('setsockopt', koffi.errno(), `fd ${fd}, ${level}, ${name}`);
+    }
+  }
+
+  getsockopt(fd: number, level: number, name: number, value: Uint8Array): number {
+    const len = new Uint32Array([value.length]);
+    if (this.rawGetsockopt(fd, level, name, value, len) < 0) {
+      throw new SyscallError('getsockopt', koffi.errno(), `fd ${fd}, ${level}, ${name}`);
+    }
+    return len[0]!;
+  }
+
+  pipe(): [number, number] {
+    const fds = [0, 0];
+    if (this.rawPipe2(fds, O_CLOEXEC) < 0) throw new SyscallError('pipe2', koffi.errno(), 'O_CLOEXEC');
+    return [fds[0]!, fds[1]!];
+  }
+
+  openat2(dirfd: number, path: string, flags: number, resolve: number): number {
+    const how = openHow(flags, resolve);
+    const fd = Number(this.rawSyscall(syscallNumber('openat2'), 'int', dirfd, 'const char *', path, 'uint8_t *', how, 'size_t', how.length));
+    if (fd < 0) throw new SyscallError('openat2', koffi.errno(), path);
+    return fd;
+  }
+
+}
+
+function msghdr(buffers: readonly Uint8Array[], control: Uint8Array | undefined): MsgHdr {
+  return {
+    name: null, namelen: 0,
+    iov: buffers.map((b) => ({ base: b, len: b.length })), iovlen: buffers.length,
+    control: control ?? null, controllen: control?.length ?? 0, flags: 0,
+  };
+
+}
+
+
+/** struct open_how { u64 flags; u64 mode; u64 resolve; } */
+export function openHow(flags: number, resolve: number): Buffer {
+  const how = Buffer.alloc(24);
+  how.writeBigUInt64LE(BigInt(flags), 0);
+  how.writeBigUInt64LE(BigInt(resolve), 16);
+  return how;
 }
 
 let shared: KoffiLibc | undefined;

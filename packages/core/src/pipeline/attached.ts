@@ -12,6 +12,12 @@ export interface AttachResult {
   readonly signal: NodeJS.Signals | null;
 }
 
+/** The result and the whole piped output of a command. */
+export interface AttachOutput extends AttachResult {
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
 /** A command running inside the target. */
 export class AttachedProcess {
   /** Its pid in the caller's pid namespace. */
@@ -45,6 +51,12 @@ export class AttachedProcess {
     return this.published.get(key.name) as T | undefined;
   }
 
+  /** Wait for the command and read all of its piped stdout and stderr (empty for what was not piped). */
+  async output(): Promise<AttachOutput> {
+    const [stdout, stderr, result] = await Promise.all([readAll(this.stdout), readAll(this.stderr), this.exited]);
+    return { ...result, stdout, stderr };
+  }
+
   /** Send a signal through the pidfd: never reaches another process, even after the pid is reused. */
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
     if (this.done) return false;
@@ -56,6 +68,14 @@ export class AttachedProcess {
       return false;
     }
   }
+}
+
+async function readAll(stream: Readable | null): Promise<string> {
+  if (!stream) return '';
+  let out = '';
+  stream.setEncoding('utf8');
+  for await (const chunk of stream) out += chunk as string;
+  return out;
 }
 
 function signalName(n: number): NodeJS.Signals | null {

@@ -22,7 +22,7 @@ export const PHASES = [
   /** A private mount namespace with /proc and /sys for the joined namespaces (-R). */
   'remount',
   'personality',
-  /** Bounding set drop. Before the LSM label and ids: it needs CAP_SETPCAP. */
+  /** Bounding set drop, inheritable set emptied. Before the LSM label and ids: it needs CAP_SETPCAP. */
   'capabilities',
   /** Core: setsid(), so nothing inside can reach the caller's terminal (TIOCSTI, CVE-2016-10124). */
   'session',

@@ -7,7 +7,8 @@ import { CORE_PHASES, PHASES, type Phase } from './phases.js';
  * The pre-exec program: what the child side must do, as data. Stages emit
  * operations into phases (phases.ts); the program serialises them in phase
  * order for the C executor (native/executor.c). The wire layout here and
- * there must agree: a 16-byte header, 112-byte ops, then a data blob.
+ * there must agree: a 16-byte header (magic, op count, data length,
+ * relocation count), 112-byte ops, 16-byte relocations, then a data blob.
  */
 
 export const OpCode = { SYSCALL: 1, SYNC: 2, FORK: 3, CLOSE_FDS: 4, EXEC: 5 } as const;
@@ -22,17 +23,58 @@ const MAX_ARGS = 6;
 export const SYNC_FD = 3;
 export const FIRST_PASSED_FD = 4;
 
-/** An argument of an operation: an immediate, bytes in the program's data, or an earlier op's result. */
+/**
+ * Writable memory in the program's data that several ops share: one op
+ * writes into it (capget), a later one reads it back (capset). Unlike
+ * bytes(), which gives every use its own copy, every use of a block points
+ * at the same bytes. Make one with scratch(), point into it with scratchAt().
+ */
+export interface ScratchBlock {
+  readonly size: number;
+}
+
+/** An argument of an operation: an immediate, bytes in the program's data, shared scratch memory, or an earlier op's result. */
 export type Arg =
   | { readonly kind: 'imm'; readonly value: number | bigint }
-  | { readonly kind: 'data'; readonly bytes: Uint8Array }
+  | { readonly kind: 'data'; readonly bytes: Uint8Array; readonly pointers?: readonly DataPointer[] }
+  | { readonly kind: 'scratch'; readonly block: ScratchBlock; readonly offset: number }
   | { readonly kind: 'result'; readonly op: OpHandle };
 
 export const imm = (value: number | bigint): Arg => ({ kind: 'imm', value });
-export const bytes = (value: Uint8Array): Arg => ({ kind: 'data', bytes: value });
+/**
+ * A pointer inside data bytes, for structs that point at other memory
+ * (sock_fprog, iovec, clone_args): the executor writes the address of `to`
+ * (placed in the program's data too) as a 64-bit word at byte `at`.
+ */
+export interface DataPointer {
+  readonly at: number;
+  readonly to: Uint8Array;
+}
+
+/** Bytes placed in the program's data; the executor passes their address. `pointers` patch addresses into them. */
+export const bytes = (value: Uint8Array, pointers?: readonly DataPointer[]): Arg => {
+  for (const p of pointers ?? []) {
+    if (!Number.isSafeInteger(p.at) || p.at < 0 || p.at + 8 > value.length) {
+      throw new RangeError(`bytes: a pointer at ${p.at} does not fit in ${value.length} bytes`);
+    }
+  }
+  return pointers?.length ? { kind: 'data', bytes: value, pointers } : { kind: 'data', bytes: value };
+};
 /** A NUL-terminated string in the program's data; the executor passes its address. */
 export const cstring = (value: string): Arg => bytes(Buffer.from(`${noNul(value, 'string')}\0`));
 export const resultOf = (op: OpHandle): Arg => ({ kind: 'result', op });
+/** A zeroed block of `size` bytes of scratch memory, for ops that write what later ops read. */
+export const scratch = (size: number): ScratchBlock => {
+  if (!Number.isSafeInteger(size) || size <= 0) throw new RangeError(`scratch: ${size} is not a size`);
+  return { size };
+};
+/** A pointer `offset` bytes into a scratch block. */
+export const scratchAt = (block: ScratchBlock, offset = 0): Arg => {
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset >= block.size) {
+    throw new RangeError(`scratchAt: offset ${offset} is outside a block of ${block.size} bytes`);
+  }
+  return { kind: 'scratch', block, offset };
+};
 
 /** What the parent knows about an op, so that a failure can be reported in words. */
 export interface OpInfo {
@@ -176,6 +218,8 @@ export class PreExecProgram {
     const index = new Map<OpHandle, number>(ordered.map((op, i) => [op, i]));
 
     const data: Buffer[] = [];
+    /** [where in data, what in data]: the executor stores the address of the second at the first. */
+    const relocations: Array<[number, number]> = [];
     let dataLen = 0;
     const addData = (b: Uint8Array): number => {
       const off = dataLen;
@@ -184,6 +228,15 @@ export class PreExecProgram {
       chunk.set(b);
       data.push(chunk);
       dataLen += padded;
+      return off;
+    };
+
+    // A scratch block is laid out once, where it is first used; the executor
+    // sees the same bytes from every op that points into it.
+    const blocks = new Map<ScratchBlock, number>();
+    const blockAt = (block: ScratchBlock): number => {
+      let off = blocks.get(block);
+      if (off === undefined) blocks.set(block, (off = addData(new Uint8Array(block.size))));
       return off;
     };
 
@@ -200,7 +253,13 @@ export class PreExecProgram {
           opsBuf.writeBigInt64LE(BigInt.asIntN(64, BigInt(arg.value)), at + 8);
         } else if (arg.kind === 'data') {
           opsBuf.writeUInt32LE(ArgKind.DATA, at);
-          opsBuf.writeBigInt64LE(BigInt(addData(arg.bytes)), at + 8);
+          const off = addData(arg.bytes);
+          for (const p of arg.pointers ?? []) relocations.push([off + p.at, addData(p.to)]);
+          opsBuf.writeBigInt64LE(BigInt(off), at + 8);
+        } else if (arg.kind === 'scratch') {
+          // Same wire kind as data: the executor only adds the offset to its data's address.
+          opsBuf.writeUInt32LE(ArgKind.DATA, at);
+          opsBuf.writeBigInt64LE(BigInt(blockAt(arg.block) + arg.offset), at + 8);
         } else {
           const ref = index.get(arg.op as PlannedOp);
           if (ref === undefined || ref >= i) {
@@ -217,8 +276,14 @@ export class PreExecProgram {
     header.writeUInt32LE(MAGIC, 0);
     header.writeUInt32LE(ordered.length, 4);
     header.writeUInt32LE(dataLen, 8);
+    header.writeUInt32LE(relocations.length, 12);
+    const relocBuf = Buffer.alloc(16 * relocations.length);
+    relocations.forEach(([at, to], i) => {
+      relocBuf.writeBigUInt64LE(BigInt(at), 16 * i);
+      relocBuf.writeBigUInt64LE(BigInt(to), 16 * i + 8);
+    });
     const ops: OpInfo[] = ordered.map(({ stage, phase, syscall, operation }) => ({ stage, phase, syscall, operation }));
-    return { bytes: Buffer.concat([header, opsBuf, ...data]), ops, fds: [...this.fds] };
+    return { bytes: Buffer.concat([header, opsBuf, relocBuf, ...data]), ops, fds: [...this.fds] };
   }
 }
 

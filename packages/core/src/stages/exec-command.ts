@@ -1,4 +1,6 @@
-import { cstring } from '../program/program.js';
+import { AT_FDCWD, O_CLOEXEC, O_DIRECTORY, O_PATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS } from '../libc/constants.js';
+import { openHow } from '../libc/libc.js';
+import { bytes, cstring, imm, resultOf } from '../program/program.js';
 import { contextKey, type StageContext } from '../pipeline/context.js';
 import { optional, type Stage } from '../pipeline/stage.js';
 
@@ -14,15 +16,22 @@ export const DEFAULT_COMMAND = contextKey<readonly string[]>('default-command');
  */
 export class ExecCommand implements Stage {
   readonly id = 'exec';
-  readonly description = 'chdir, then execve the command with a PATH search inside the target';
+  readonly description = 'enter the working directory, then execve the command with a PATH search inside the target';
   readonly after = ['resolve-target', optional('build-env')];
 
   plan(ctx: StageContext): void {
     const argv = ctx.request.command?.length ? ctx.request.command : ctx.get(DEFAULT_COMMAND) ?? ['/bin/sh'];
     // lxc-attach keeps the caller's cwd when it exists inside; joining the
     // mount namespace already put us at its root, so a failure leaves us at /.
+    // Resolved in the container's root and never through a magic link: a
+    // cwd of /proc/self/fd/N, or a container symlink to it, must not land
+    // the command in a directory of the host (CVE-2024-21626).
     const cwd = ctx.request.cwd ?? process.cwd();
-    ctx.program.syscall('cwd', 'chdir', [cstring(cwd)], { operation: `chdir("${cwd}")`, optional: ctx.request.cwd === undefined });
+    const optional = ctx.request.cwd === undefined;
+    const how = openHow(O_PATH | O_DIRECTORY | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+    const dir = ctx.program.syscall('cwd', 'openat2', [imm(AT_FDCWD), cstring(cwd), bytes(how), imm(how.length)],
+      { operation: `openat2("${cwd}", RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) of the working directory`, optional });
+    ctx.program.syscall('cwd', 'fchdir', [resultOf(dir)], { operation: `fchdir("${cwd}")`, optional });
     const env = [...ctx.env].map(([name, value]) => `${name}=${value}`);
     ctx.program.exec({ file: argv[0]!, argv, env });
   }

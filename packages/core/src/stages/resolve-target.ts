@@ -1,29 +1,33 @@
 import { AttachError, ErrorCodes, SyscallError } from '../errors.js';
 import { describeErrno } from '../libc/errno.js';
-import type { StageContext } from '../pipeline/context.js';
+import { resolveContainer } from '../lxc/resolve-container.js';
+import type { ResolvedTarget, StageContext } from '../pipeline/context.js';
 import { hasTargetPid } from '../pipeline/request.js';
 import type { Stage } from '../pipeline/stage.js';
 
 /**
- * Resolve init PID, for a `--pid` target: hold the process by a pidfd before
- * anything else looks at it, so a recycled pid can never be attached (every
- * later read of /proc/<pid> is checked against the pidfd, and setns goes
- * through it). Other targets (a container name) are resolved by a plugin
- * that replaces this stage.
+ * Resolve init PID: hold the target process by a pidfd before anything else
+ * looks at it, so a recycled pid can never be attached (every later read of
+ * /proc/<pid> is checked against the pidfd, and setns goes through it).
+ *
+ * - `{ pid }`: that process.
+ * - `{ name, lxcpath, rcfile }`: an LXC container's init, from its monitor
+ *   (lxc/resolve-container.ts); also reads the container's config into
+ *   CONTAINER_CONFIG and publishes LXC_CONTAINER for the stages that need LXC's view.
  *
  * Needs: nothing. Guarantees: ctx.target, with a live pidfd until the attach started.
  */
-export class ResolveTargetByPid implements Stage {
+export class ResolveTarget implements Stage {
   readonly id = 'resolve-target';
-  readonly description = 'hold the target process by a pidfd';
+  readonly description = 'hold the target process (a pid, or an LXC container\'s init) by a pidfd';
   readonly before = ['exec'];
 
   plan(ctx: StageContext): void {
     const { target } = ctx.request;
-    if (!hasTargetPid(target)) {
-      throw new AttachError(ErrorCodes.BAD_REQUEST, `${this.id}: this pipeline attaches by pid only; add a plugin that resolves container names`, { stage: this.id });
-    }
-    const { pid } = target;
+    ctx.setTarget(hasTargetPid(target) ? this.byPid(ctx, target.pid) : resolveContainer(ctx, target));
+  }
+
+  private byPid(ctx: StageContext, pid: number): ResolvedTarget {
     if (!Number.isSafeInteger(pid) || pid <= 0) {
       throw new AttachError(ErrorCodes.BAD_REQUEST, `${this.id}: invalid pid ${pid}`, { stage: this.id });
     }
@@ -39,6 +43,6 @@ export class ResolveTargetByPid implements Stage {
       throw err;
     }
     ctx.defer(() => ctx.libc.close(pidfd));
-    ctx.setTarget({ pid, pidfd, description: `pid ${pid}` });
+    return { pid, pidfd, description: `pid ${pid}` };
   }
 }

@@ -1,0 +1,69 @@
+import { readFileSync } from 'node:fs';
+import {
+  AttachError, CONTAINER_CONFIG, ErrorCodes, imm, inject, injectable, PR_CAPBSET_DROP,
+  type AttachRequest, type Stage, type StageContext, type StageToggle,
+} from '@attachkit/core';
+import { bit, capabilityLabel, configuredCapabilities, statusCapSet } from './capabilities.js';
+import { AFTER_ISOLATION, CAPS_OPTIONS, type CapsOptions } from './options.js';
+
+/**
+ * Drop caps: the command's capability bounding set becomes the target's, as
+ * lxc-attach makes it (attach.c, drop_capabilities): the target's `CapBnd`
+ * is read from /proc/<pid>/status in the parent, before anything joins, and
+ * checked against the pidfd afterwards. When the container's config is
+ * known, its lxc.cap.drop / lxc.cap.keep narrow the set further (they
+ * already shaped the init's set at start; a config tightened since is
+ * honoured too, never loosened). Every other capability is dropped with
+ * prctl(PR_CAPBSET_DROP), which needs CAP_SETPCAP: hence the 'capabilities'
+ * phase, before the LSM label and the id switch.
+ *
+ * Needs: the target. Guarantees: after the 'capabilities' phase the bounding
+ * set holds no capability the target's lacks, so the command's permitted set
+ * after exec cannot either.
+ */
+@injectable()
+export class DropCapabilities implements Stage {
+  readonly id = 'drop-caps';
+  readonly description = "drop the capability bounding set to the target's (and lxc.cap.drop / lxc.cap.keep)";
+  readonly after = AFTER_ISOLATION;
+  readonly before = ['exec'];
+
+  constructor(@inject(CAPS_OPTIONS) private readonly options: CapsOptions) {}
+
+  toggle(request: AttachRequest): StageToggle {
+    if (request.elevated?.includes('CAP')) return { enabled: false, reason: "-e CAP: the command keeps the caller's bounding set" };
+    if (request.namespaces) return { enabled: false, reason: '-s implies -e, as with lxc-attach' };
+    return { enabled: true, reason: "the target's bounding set" };
+  }
+
+  plan(ctx: StageContext): void {
+    const { procRoot } = this.options;
+    const { pid, pidfd, description } = ctx.target;
+    let status: string;
+    try {
+      status = readFileSync(`${procRoot}/${pid}/status`, 'utf8');
+      ctx.libc.pidfdSendSignal(pidfd, 0); // the status we read was the process we hold
+    } catch (err) {
+      throw new AttachError(ErrorCodes.TARGET, `${this.id}: the target ${description} exited during the attach`, { stage: this.id, cause: err });
+    }
+    const lastCap = Number(readFileSync(`${procRoot}/sys/kernel/cap_last_cap`, 'utf8'));
+    let keep = statusCapSet(status, 'CapBnd');
+    const config = ctx.get(CONTAINER_CONFIG);
+    if (config) {
+      try {
+        keep &= configuredCapabilities(config, lastCap) ?? keep;
+      } catch (err) {
+        throw new AttachError(ErrorCodes.BAD_REQUEST, `${this.id}: ${(err as Error).message}`, { stage: this.id, cause: err });
+      }
+    }
+    // Every capability the kernel knows, as lxc-attach does: dropping one
+    // that is already gone is harmless, and the set then never depends on
+    // what the caller happened to hold.
+    for (let cap = 0; cap <= lastCap; cap++) {
+      if (keep & bit(cap)) continue;
+      ctx.program.syscall('capabilities', 'prctl', [imm(PR_CAPBSET_DROP), imm(cap), imm(0), imm(0), imm(0)], {
+        operation: `prctl(PR_CAPBSET_DROP, ${capabilityLabel(cap)})`,
+      });
+    }
+  }
+}

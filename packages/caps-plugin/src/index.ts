@@ -1,0 +1,24 @@
+import { definePlugin, STAGE } from '@attachkit/core';
+import { ClearInheritableCapabilities } from './clear-inheritable-caps.js';
+import { DropCapabilities } from './drop-caps.js';
+import { SetNoNewPrivileges } from './no-new-privs.js';
+import { CAPS_OPTIONS, defaultCapsOptions, type CapsOptions } from './options.js';
+
+export { CAPABILITY_NAMES, capabilityLabel, configuredCapabilities, parseCapability, statusCapSet } from './capabilities.js';
+export { ClearInheritableCapabilities } from './clear-inheritable-caps.js';
+export { DropCapabilities } from './drop-caps.js';
+export { SetNoNewPrivileges } from './no-new-privs.js';
+export { CAPS_OPTIONS, defaultCapsOptions, type CapsOptions } from './options.js';
+
+/** Capabilities: the bounding set of the target, no inheritable capability, no_new_privs when configured. */
+export function capsPlugin(options: Partial<CapsOptions> = {}) {
+  return definePlugin({
+    name: '@attachkit/caps-plugin',
+    register(container) {
+      container.register(CAPS_OPTIONS, { useValue: { ...defaultCapsOptions, ...options } });
+      container.register(STAGE, { useClass: DropCapabilities });
+      container.register(STAGE, { useClass: ClearInheritableCapabilities });
+      container.register(STAGE, { useClass: SetNoNewPrivileges });
+    },
+  });
+}

@@ -1,0 +1,107 @@
+import { closeSync, constants, openSync } from 'node:fs';
+import {
+  AttachError, bytes, CONTAINER_CONFIG, cstring, ErrorCodes, imm, inject, injectable, O_CLOEXEC, O_WRONLY, optional,
+  RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_XDEV, resultOf,
+  type AttachRequest, type ContainerConfig, type Stage, type StageContext, type StageToggle,
+} from '@attachkit/core';
+import { activeLsm, apparmor, readLabel, selinux, type LsmKind } from './lsms.js';
+import { LSM_OPTIONS, type LsmOptions } from './options.js';
+
+/**
+ * Apply LSM: the command gets the target's AppArmor profile or SELinux
+ * context, as lxc-attach gives it (attach.c, lsm/*.c): `-c` names the label,
+ * else the target's current label, else the container's configured one
+ * (lxc.apparmor.profile, lxc.selinux.context) when that names a label.
+ * AppArmor: `changeprofile <label>` to attr/[apparmor/]current; SELinux: the
+ * context to attr/exec. Written in the 'lsm' phase: after groups, before
+ * no_new_privs and the id switch, as lxc-attach does.
+ *
+ * The attr file is never looked up through the container's /proc
+ * (CVE-2015-1334: a container can mount its own /proc and redirect the
+ * write). It cannot be opened in the parent either: the kernel lets only the
+ * task itself write its attr files, through a file opened on that task
+ * (fs/proc/base.c, proc_pid_attr_write), and the attached process does not
+ * exist while we plan. So the parent opens the host's procfs directory,
+ * before anything joins a namespace, and passes it; the attached process
+ * opens `thread-self/attr/...` beneath that fd with openat2(RESOLVE_BENEATH |
+ * RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS), which no mount inside the
+ * container can redirect, and writes its label.
+ *
+ * Steps aside (off, with the reason) on a host with neither AppArmor nor
+ * SELinux, with -e LSM, and with -s (which implies -e).
+ *
+ * Needs: the target. Guarantees: the command runs under the label (AppArmor:
+ * from the 'lsm' phase on; SELinux: from its exec).
+ */
+@injectable()
+export class ApplyLsmLabel implements Stage {
+  readonly id = 'apply-lsm';
+  readonly description = "give the command the target's AppArmor profile or SELinux context (-c to choose)";
+  readonly after = ['resolve-target', ...['open-pty', 'join-namespaces', 'enter-cgroup'].map(optional)];
+  readonly before = ['exec'];
+
+  constructor(@inject(LSM_OPTIONS) private readonly options: LsmOptions) {}
+
+  toggle(request: AttachRequest): StageToggle {
+    const context = request.selinuxContext;
+    const elevated = request.elevated?.includes('LSM') ? '-e LSM' : request.namespaces ? '-s (which implies -e)' : undefined;
+    // -c with -e refuses in plan, as lxc-attach refuses it, rather than drop the label silently.
+    if (elevated && context === undefined) return { enabled: false, reason: `${elevated}: the command keeps the caller's label` };
+    const lsm = activeLsm(this.options);
+    if (!lsm && context === undefined) return { enabled: false, reason: 'neither AppArmor nor SELinux is active on this host' };
+    return { enabled: true, reason: context !== undefined ? `-c ${context}` : `${lsm === 'apparmor' ? 'AppArmor' : 'SELinux'}: the target's label` };
+  }
+
+  plan(ctx: StageContext): void {
+    const { procRoot } = this.options;
+    const { pid, pidfd, description } = ctx.target;
+    const context = ctx.request.selinuxContext;
+    if (context !== undefined && (ctx.request.elevated?.includes('LSM') || ctx.request.namespaces)) {
+      throw new AttachError(ErrorCodes.BAD_REQUEST, `${this.id}: -c/--context cannot be combined with -e LSM or -s, which keep the caller's label`, { stage: this.id });
+    }
+    const lsm = activeLsm(this.options);
+    if (!lsm) {
+      throw new AttachError(ErrorCodes.BAD_REQUEST, `${this.id}: -c/--context asks for the label '${context}', but neither AppArmor nor SELinux is active on this host`, { stage: this.id });
+    }
+    const kind = lsm === 'apparmor' ? apparmor(procRoot, pid) : selinux();
+    const label = context ?? readLabel(procRoot, pid, kind) ?? configuredLabel(kind, ctx.get(CONTAINER_CONFIG));
+    try {
+      ctx.libc.pidfdSendSignal(pidfd, 0); // the label we read was the process we hold
+    } catch (err) {
+      throw new AttachError(ErrorCodes.TARGET, `${this.id}: the target ${description} exited during the attach`, { stage: this.id, cause: err });
+    }
+    if (label === undefined) return; // no label to give: lxc-attach warns and goes on
+    this.emitWrite(ctx, kind, label);
+  }
+
+  private emitWrite(ctx: StageContext, kind: LsmKind, label: string): void {
+    const { procRoot } = this.options;
+    let proc: number;
+    try {
+      proc = openSync(procRoot, constants.O_RDONLY | constants.O_DIRECTORY);
+    } catch (err) {
+      throw ctx.error(`open(${procRoot})`, err);
+    }
+    ctx.defer(() => closeSync(proc));
+    const procFd = ctx.program.passFd(proc);
+    // struct open_how { u64 flags; u64 mode; u64 resolve; }
+    const how = Buffer.alloc(24);
+    how.writeBigUInt64LE(BigInt(O_WRONLY | O_CLOEXEC), 0);
+    how.writeBigUInt64LE(BigInt(RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS), 16);
+    const path = `thread-self/attr/${kind.target}`;
+    const payload = Buffer.from(kind.payload(label));
+    const open = ctx.program.syscall('lsm', 'openat2', [imm(procFd), cstring(path), bytes(how), imm(how.length)], {
+      operation: `openat2(${procRoot}/${path}, O_WRONLY) for the ${kind.title} label`,
+    });
+    ctx.program.syscall('lsm', 'write', [resultOf(open), bytes(payload), imm(payload.length)], {
+      operation: `write("${payload}") to ${procRoot}/${path}`,
+    });
+    ctx.program.syscall('lsm', 'close', [resultOf(open)], { operation: `close(${procRoot}/${path})` });
+  }
+}
+
+/** The container's configured label, when it names one (AppArmor's `generated` and `unchanged` do not). */
+function configuredLabel(kind: LsmKind, config: ContainerConfig | undefined): string | undefined {
+  const value = config?.get(kind.name === 'apparmor' ? 'lxc.apparmor.profile' : 'lxc.selinux.context')?.trim();
+  return value && !(kind.name === 'apparmor' && (value === 'generated' || value === 'unchanged')) ? value : undefined;
+}

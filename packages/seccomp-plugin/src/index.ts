@@ -1,0 +1,28 @@
+import { definePlugin, STAGE } from '@attachkit/core';
+import { LoadSeccomp } from './load-seccomp.js';
+import { defaultSeccompOptions, SECCOMP_OPTIONS, type SeccompOptions } from './options.js';
+
+export { AARCH64, nativeArch, PROFILE_SECTIONS, X86_64, type SeccompArch } from './arch.js';
+export { Assembler, BPF_MAXINSNS, encodeFilter, type Insn, type Label } from './bpf.js';
+export { actionValue, BAD_ARCH_ACTION, compileProfile, SECCOMP_DATA, SECCOMP_RET, type CompiledFilter } from './compile.js';
+export { LoadSeccomp } from './load-seccomp.js';
+export { defaultSeccompOptions, SECCOMP_OPTIONS, type SeccompOptions } from './options.js';
+export {
+  parseProfile, ProfileError,
+  type ArgCompare, type CompareOp, type ReadProfileOptions, type SeccompAction, type SeccompProfile, type SeccompRule,
+} from './profile.js';
+
+/**
+ * Seccomp: the container's LXC seccomp profile, compiled to BPF and loaded
+ * before the command runs. Written only against @attachkit/core's public API:
+ * the worked example of a third-party stage (docs/writing-a-stage.md).
+ */
+export function seccompPlugin(options: Partial<SeccompOptions> = {}) {
+  return definePlugin({
+    name: '@attachkit/seccomp-plugin',
+    register(container) {
+      container.register(SECCOMP_OPTIONS, { useValue: { ...defaultSeccompOptions, ...options } });
+      container.register(STAGE, { useClass: LoadSeccomp });
+    },
+  });
+}
