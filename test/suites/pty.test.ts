@@ -84,12 +84,15 @@ describe('the terminal: a pty for the std fds that are terminals, proxied (under
     assert.ok(out.endsWith('xtail-without-newline'));
   });
 
-  it('should record the output with -L, appending, mode 0600', async () => {
+  it('should record the output with -L, appending, mode 0600, and refuse a log it cannot open in one line', async () => {
     const log = `${dir}/pty.log`;
     rmSync(log, { force: true });
     for (const word of ['one', 'two']) assert.equal((await underScript(ak('-L', log, '--', 'echo', word))).code, 0);
     assert.equal(readFileSync(log, 'utf8'), 'one\r\ntwo\r\n');
     assert.equal(statSync(log).mode & 0o777, 0o600);
+    const bad = await underScript(ak('-L', '/no/such/dir/log', '--', 'true'));
+    assert.equal(bad.code, 1);
+    assert.equal(text(bad), 'attachkit: open-pty: open("/no/such/dir/log") of the pty log failed: ENOENT (No such file or directory)\n');
   });
 
   it('should confine TIOCSTI to the pty: what the command pushes never reaches the caller\'s terminal', async () => {
@@ -141,6 +144,18 @@ describe('the terminal: a pty for the std fds that are terminals, proxied (under
     });
     assert.equal(r.code, 3);
     assert.equal(text(r).trim(), `${marker}\nusr1`);
+  });
+
+  it("should forward SIGTERM through a pty session too, and exit 143 with the terminal restored", async () => {
+    const marker = `ak-term-${process.pid}`;
+    let sent = false;
+    const r = await underScript(`stty -a > ${dir}/before; ${ak('--', 'sh', '-c', `echo ${marker}; exec sleep 600`)}; echo "status=$?"; stty -a > ${dir}/after`, (soFar) => {
+      if (sent || !soFar.includes(`${marker}\r\n`)) return;
+      sent = true;
+      process.kill(attachkitPid(marker)!, 'SIGTERM');
+    });
+    assert.equal(text(r).trim(), `${marker}\nstatus=143`);
+    assert.equal(readFileSync(`${dir}/after`, 'utf8'), readFileSync(`${dir}/before`, 'utf8'));
   });
 
   it("should forward SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH without a pty, and exit with the command's status", async () => {

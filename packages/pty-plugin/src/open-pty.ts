@@ -41,8 +41,14 @@ export class OpenPty implements Stage {
 
   plan(ctx: StageContext): void {
     const terminals = terminalFds(ctx.request);
-    const log = ctx.request.ptyLog === undefined ? undefined : this.openLog(ctx, ctx.request.ptyLog);
-    const pair = this.allocate(ctx, terminals.find((fd) => fd !== null)!, log);
+    const log = ctx.request.ptyLog === undefined ? undefined : openLog(ctx, ctx.request.ptyLog);
+    let pair: PtyPair;
+    try {
+      pair = allocate(ctx, terminals.find((fd) => fd !== null)!);
+    } catch (err) {
+      if (log !== undefined) closeSync(log);
+      throw err;
+    }
     ctx.defer(() => closeSync(pair.slave)); // the master gets EIO once the command side is all closed
     ctx.publish(PTY, { master: pair.master, path: pair.path, terminals, ...(log === undefined ? {} : { log }) }, (s) => {
       closeSync(s.master);
@@ -55,34 +61,33 @@ export class OpenPty implements Stage {
       if (fd !== null) ctx.program.syscall('terminal', 'dup3', [imm(slave), imm(n), imm(0)], { operation: `dup3(${pair.path}, ${n})` });
     });
   }
+}
 
-  private openLog(ctx: StageContext, path: string): number {
-    try {
-      return openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o600);
-    } catch (err) {
-      throw ctx.error(`open("${path}") of the pty log`, err);
-    }
+function openLog(ctx: StageContext, path: string): number {
+  try {
+    return openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o600);
+  } catch (err) {
+    throw ctx.error(`open("${path}") of the pty log`, err);
   }
+}
 
-  private allocate(ctx: StageContext, sizeFrom: number, log: number | undefined): PtyPair {
-    let pair: PtyPair;
-    try {
-      const size = getWinsize(ctx.libc, sizeFrom);
-      pair = openPtyPair(winsizeCols(size), winsizeRows(size));
-    } catch (err) {
-      if (log !== undefined) closeSync(log);
-      throw ctx.error('openpty(3) through node-pty', err);
-    }
-    try {
-      secure(ctx.libc, pair);
-    } catch (err) {
-      closeSync(pair.master);
-      closeSync(pair.slave);
-      if (log !== undefined) closeSync(log);
-      throw ctx.error(`fcntl on ${pair.path}`, err);
-    }
-    return pair;
+/** A pair sized as the caller's terminal `sizeFrom`. */
+function allocate(ctx: StageContext, sizeFrom: number): PtyPair {
+  let pair: PtyPair;
+  try {
+    const size = getWinsize(ctx.libc, sizeFrom);
+    pair = openPtyPair(winsizeCols(size), winsizeRows(size));
+  } catch (err) {
+    throw ctx.error('openpty(3) through node-pty', err);
   }
+  try {
+    secure(ctx.libc, pair);
+  } catch (err) {
+    closeSync(pair.master);
+    closeSync(pair.slave);
+    throw ctx.error(`fcntl on ${pair.path}`, err);
+  }
+  return pair;
 }
 
 /**
