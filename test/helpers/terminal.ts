@@ -48,18 +48,22 @@ export async function waitFor<T>(probe: () => T | undefined | false, what: strin
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** The pid of the attachkit process whose command line contains `marker`. */
-export function attachkitPid(marker: string): number | undefined {
+/** The pid of a process whose argv satisfies `match`. */
+export function processWith(match: (argv: readonly string[]) => boolean): number | undefined {
   for (const p of readdirSync('/proc')) {
     if (!/^\d+$/.test(p)) continue;
     try {
-      const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-      if (argv.includes(CLI) && argv.some((a) => a.includes(marker))) return Number(p);
+      if (match(readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0'))) return Number(p);
     } catch {
       // gone
     }
   }
   return undefined;
+}
+
+/** The pid of the attachkit process whose command line contains `marker`. */
+export function attachkitPid(marker: string): number | undefined {
+  return processWith((argv) => argv.includes(CLI) && argv.some((a) => a.includes(marker)));
 }
 
 /** A tmux server of our own (its own socket), for driving an interactive session. */

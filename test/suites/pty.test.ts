@@ -1,25 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CLI, runCli } from '../helpers/cli.js';
-import { attachkitLine, attachkitPid, q, text, underScript, waitFor } from '../helpers/terminal.js';
+import { attachkitLine, attachkitPid, processWith, q, text, underScript, waitFor } from '../helpers/terminal.js';
 import { startSandbox, type Sandbox } from '../sandbox/index.js';
-
-/** A process whose argv contains `marker`. */
-function processWithArg(marker: string): number | undefined {
-  for (const p of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
-    try {
-      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(marker)) return Number(p);
-    } catch {
-      // gone
-    }
-  }
-  return undefined;
-}
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -125,7 +113,7 @@ describe('the terminal: a pty for the std fds that are terminals, proxied (under
     const r = await underScript(ak('--', 'sh', '-c', `trap "" HUP; ${marker} 600 & echo started`));
     assert.equal(r.code, 0);
     assert.equal(text(r), 'started\n');
-    const sleeper = processWithArg(marker);
+    const sleeper = processWith((argv) => argv[0] === marker);
     assert.ok(sleeper, 'the background sleep still runs');
     process.kill(sleeper, 'SIGKILL');
   });
