@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CLI } from './cli.js';
 
@@ -101,6 +101,8 @@ export class Tmux {
 
   kill(): void {
     spawnSync('tmux', ['-L', this.socket, 'kill-server']);
+    // A killed server leaves its socket file behind.
+    rmSync(`${process.env.TMUX_TMPDIR ?? '/tmp'}/tmux-${process.getuid!()}/${this.socket}`, { force: true });
   }
 
   private run(args: readonly string[]): string {
