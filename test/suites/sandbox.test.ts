@@ -67,7 +67,7 @@ describe('attach --pid into the sandbox container (real namespaces)', () => {
     assert.equal(r.code, 0);
     const ids = r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/)[1]);
     // The design card's reading order; other stages may sit between these.
-    const order = ['resolve-target', 'join-namespaces', 'enter-cgroup', 'apply-lsm', 'drop-caps', 'set-personality', 'build-env', 'exec']
+    const order = ['resolve-target', 'open-pty', 'join-namespaces', 'enter-cgroup', 'apply-lsm', 'drop-caps', 'set-personality', 'build-env', 'exec']
       .map((id) => ids.indexOf(id));
     assert.ok(order.every((at, i) => at >= 0 && (i === 0 || at > order[i - 1]!)), ids.join(' '));
   });

@@ -1,10 +1,11 @@
 import type { AttachRequest, Pipeline } from '@attachkit/core';
+import { proxyTerminal, PTY } from '@attachkit/pty-plugin';
 import { positionals } from '../argv.js';
 import { BaseCommand } from '../base-command.js';
 import { attachFlags, toRequest } from '../flags.js';
 import { cliLog, type CliLog } from '../log.js';
 import { defaultPipeline } from '../pipeline.js';
-import { forwardSignals } from '../signals.js';
+import { SignalForwarder } from '../signals.js';
 
 export default class Attach extends BaseCommand {
   static override summary = 'Run a command inside a running container or process, with its isolation';
@@ -22,15 +23,17 @@ export default class Attach extends BaseCommand {
     const request = toRequest(flags, positionals(raw));
     const log = cliLog();
     const pipeline = withLogging(defaultPipeline(), request, log);
-    const proc = await pipeline.spawn(request);
-    log.write('INFO', 'attach', `started: pid ${proc.pid}`);
-    const stop = forwardSignals(proc);
+    const signals = new SignalForwarder();
     try {
-      const result = await proc.exited;
+      const proc = await pipeline.spawn(request);
+      log.write('INFO', 'attach', `started: pid ${proc.pid}`);
+      const pty = proc.get(PTY);
+      signals.attach(proc, pty);
+      const result = await (pty ? proxyTerminal(proc, pty) : proc.exited);
       log.write('INFO', 'attach', `exited: status ${result.exitCode}${result.signal ? ` (${result.signal})` : ''}`);
       process.exitCode = result.exitCode;
     } finally {
-      stop();
+      signals.stop();
     }
   }
 }

@@ -2,6 +2,7 @@ import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { Launched } from '../executor/launch.js';
 import type { Libc } from '../libc/libc.js';
+import type { ContextKey } from './context.js';
 
 /** How the command ended, as a shell reports it. */
 export interface AttachResult {
@@ -28,7 +29,11 @@ export class AttachedProcess {
   readonly exited: Promise<AttachResult>;
   private done = false;
 
-  constructor(private readonly launched: Launched, private readonly libc: Libc) {
+  constructor(
+    private readonly launched: Launched,
+    private readonly libc: Libc,
+    private readonly published: ReadonlyMap<string, unknown> = new Map(),
+  ) {
     this.pid = launched.pid;
     this.stdin = launched.stdin;
     this.stdout = launched.stdout;
@@ -39,6 +44,11 @@ export class AttachedProcess {
       if (exit.signal !== null) return { exitCode: 128 + exit.signal, signal: signalName(exit.signal) };
       return { exitCode: exit.code ?? 0, signal: null };
     });
+  }
+
+  /** A value a stage published for the caller (StageContext.publish): the pty master, for one. */
+  get<T>(key: ContextKey<T>): T | undefined {
+    return this.published.get(key.name) as T | undefined;
   }
 
   /** Wait for the command and read all of its piped stdout and stderr (empty for what was not piped). */
