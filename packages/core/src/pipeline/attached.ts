@@ -1,6 +1,7 @@
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { Launched } from '../executor/launch.js';
+import { reaperFor } from '../executor/reaper.js';
 import type { Libc } from '../libc/libc.js';
 import type { ContextKey } from './context.js';
 
@@ -39,6 +40,7 @@ export class AttachedProcess {
     this.stdout = launched.stdout;
     this.stderr = launched.stderr;
     this.exited = launched.exit.then((exit) => {
+      if (this.done) return new Promise<AttachResult>(() => {}); // released
       this.done = true;
       libc.close(launched.pidfd);
       if (exit.signal !== null) return { exitCode: 128 + exit.signal, signal: signalName(exit.signal) };
@@ -55,6 +57,18 @@ export class AttachedProcess {
   async output(): Promise<AttachOutput> {
     const [stdout, stderr, result] = await Promise.all([readAll(this.stdout), readAll(this.stderr), this.exited]);
     return { ...result, stdout, stderr };
+  }
+
+  /**
+   * Let the command run on without waiting for it (attachkit -d): its pidfd
+   * is closed and `exited` never settles. It stays this process's child
+   * until this process exits; then it is reparented, as any orphan.
+   */
+  release(): void {
+    if (this.done) return;
+    this.done = true;
+    reaperFor(this.libc).forget(this.launched.pidfd);
+    this.libc.close(this.launched.pidfd);
   }
 
   /** Send a signal through the pidfd: never reaches another process, even after the pid is reused. */
