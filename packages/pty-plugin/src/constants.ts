@@ -12,6 +12,14 @@ export const TCSETSW = 0x5403;
 export const TIOCSCTTY = 0x540e;
 export const TIOCGWINSZ = 0x5413;
 export const TIOCSWINSZ = 0x5414;
+/** The pty number of a master (pts/N). */
+export const TIOCGPTN = 0x80045430;
+/** Lock or unlock a new pty's slave (unlockpt(3)). */
+export const TIOCSPTLCK = 0x40045431;
+/** Open the slave of a master without a path lookup (Linux 4.13). */
+export const TIOCGPTPEER = 0x5441;
+export const O_NOCTTY = 0o400;
+export const O_RDWR = 0o2;
 
 export const F_GETFL = 3;
 export const F_SETFL = 4;

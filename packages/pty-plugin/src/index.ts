@@ -1,6 +1,8 @@
 import { definePlugin, STAGE } from '@attachkit/core';
+import { GivePty } from './give-pty.js';
 import { OpenPty } from './open-pty.js';
 
+export { GivePty } from './give-pty.js';
 export { OpenPty } from './open-pty.js';
 export { openPtyPair, type PtyPair } from './node-pty.js';
 export { proxyTerminal } from './proxy.js';
@@ -13,6 +15,7 @@ export function ptyPlugin() {
     name: '@attachkit/pty-plugin',
     register(container) {
       container.register(STAGE, { useClass: OpenPty });
+      container.register(STAGE, { useClass: GivePty });
     },
   });
 }

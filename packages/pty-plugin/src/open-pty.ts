@@ -4,8 +4,9 @@ import {
   type AttachRequest, type Libc, type Stage, type StageContext, type StageToggle,
 } from '@attachkit/core';
 import { F_GETFL, F_SETFL, O_NONBLOCK, TIOCSCTTY } from './constants.js';
+import { openContainerPty } from './container-pty.js';
 import { openPtyPair, type PtyPair } from './node-pty.js';
-import { PTY } from './session.js';
+import { PTY, PTY_SLAVE } from './session.js';
 import { describeTerminalFds, terminalFds } from './terminals.js';
 import { getWinsize, winsizeCols, winsizeRows } from './termios.js';
 
@@ -18,10 +19,10 @@ import { getWinsize, winsizeCols, winsizeRows } from './termios.js';
  * reach the caller's terminal: no TIOCSTI into it (CVE-2016-10124), no
  * /dev/tty, no signals from it.
  *
- * node-pty allocates the pair on the host, before any namespace is joined,
- * sized as the caller's terminal, so the command's first `stty size` is right.
- * (lxc-attach allocates from the container's devpts when it can; a host pty
- * has no name inside a container with its own /dev/pts.)
+ * The pair comes from the target's own devpts when it has one, as lxc-attach
+ * makes it (a host pty has no name inside a container with its own
+ * /dev/pts), else from node-pty on the host; either way before any namespace
+ * is joined, sized as the caller's terminal, so the first `stty size` is right.
  *
  * Needs: nothing. Guarantees: in the attached process, the pty is the
  * controlling terminal and the std fds that were terminals; the master (and
@@ -56,6 +57,7 @@ export class OpenPty implements Stage {
     });
 
     const slave = ctx.program.passFd(pair.slave);
+    ctx.set(PTY_SLAVE, slave);
     ctx.program.syscall('terminal', 'ioctl', [imm(slave), imm(TIOCSCTTY), imm(0)], { operation: `ioctl(${pair.path}, TIOCSCTTY)` });
     terminals.forEach((fd, n) => {
       if (fd !== null) ctx.program.syscall('terminal', 'dup3', [imm(slave), imm(n), imm(0)], { operation: `dup3(${pair.path}, ${n})` });
@@ -71,11 +73,21 @@ function openLog(ctx: StageContext, path: string): number {
   }
 }
 
-/** A pair sized as the caller's terminal `sizeFrom`. */
+/** A pair sized as the caller's terminal `sizeFrom`: of the target's devpts when it has its own, else node-pty's. */
 function allocate(ctx: StageContext, sizeFrom: number): PtyPair {
   let pair: PtyPair;
+  let size: Buffer;
   try {
-    const size = getWinsize(ctx.libc, sizeFrom);
+    size = getWinsize(ctx.libc, sizeFrom);
+  } catch (err) {
+    throw ctx.error(`ioctl(${sizeFrom}, TIOCGWINSZ)`, err);
+  }
+  const own = openContainerPty(ctx, size);
+  if (own) {
+    secureSlave(ctx.libc, own);
+    return own;
+  }
+  try {
     pair = openPtyPair(winsizeCols(size), winsizeRows(size));
   } catch (err) {
     throw ctx.error('openpty(3) through node-pty', err);
@@ -96,8 +108,12 @@ function allocate(ctx: StageContext, sizeFrom: number): PtyPair {
  * makes both ends non-blocking; the slave becomes the command's stdio, which
  * must block as a terminal's does (they share the open file description).
  */
-function secure(libc: Libc, { master, slave }: PtyPair): void {
-  libc.fcntl(master, F_SETFD, FD_CLOEXEC);
-  libc.fcntl(slave, F_SETFD, FD_CLOEXEC);
+function secure(libc: Libc, pair: PtyPair): void {
+  libc.fcntl(pair.master, F_SETFD, FD_CLOEXEC);
+  libc.fcntl(pair.slave, F_SETFD, FD_CLOEXEC);
+  secureSlave(libc, pair);
+}
+
+function secureSlave(libc: Libc, { slave }: PtyPair): void {
   libc.fcntl(slave, F_SETFL, libc.fcntl(slave, F_GETFL, 0) & ~O_NONBLOCK);
 }

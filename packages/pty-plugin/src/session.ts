@@ -18,3 +18,6 @@ export interface PtySession {
 }
 
 export const PTY = contextKey<PtySession>('pty');
+
+/** The slave's fd number in the executor, for the stages after open-pty. */
+export const PTY_SLAVE = contextKey<number>('pty/slave');

@@ -26,6 +26,9 @@ export interface ContainerConfig {
 }
 export const CONTAINER_CONFIG = contextKey<ContainerConfig>('container-config');
 
+/** The ids the command will run as inside the target (set by the stage that switches them). */
+export const COMMAND_IDENTITY = contextKey<{ readonly uid: number; readonly gid: number }>('command-identity');
+
 /** The process attached to, held by a pidfd from the first moment. */
 export interface ResolvedTarget {
   /** Its pid in the caller's pid namespace. */
