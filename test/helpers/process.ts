@@ -3,15 +3,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AssertionError } from 'node:assert/strict';
 import type { AttachedProcess, AttachError } from '@attachkit/core';
 
+/** The command's status and piped output (AttachedProcess.output(), without the signal name). */
 export async function collect(proc: AttachedProcess): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-  const read = (s: NodeJS.ReadableStream | null) => new Promise<string>((resolve) => {
-    if (!s) return resolve('');
-    let out = '';
-    s.on('data', (d) => { out += d; });
-    s.on('end', () => resolve(out));
-  });
-  const [stdout, stderr, result] = await Promise.all([read(proc.stdout), read(proc.stderr), proc.exited]);
-  return { exitCode: result.exitCode, stdout, stderr };
+  const { exitCode, stdout, stderr } = await proc.output();
+  return { exitCode, stdout, stderr };
 }
 
 /** The error of an attach that must fail; one that started anyway is waited for (never left a zombie) and fails the test. */

@@ -5,7 +5,7 @@ import { CliLog, logOptionsFrom, setCliLog } from './log.js';
 import { oneLine } from './one-line.js';
 
 /** Commands other than attach; anything else is an attach, so `attachkit --pid 1 -- id` works as lxc-attach's line does. */
-const COMMANDS = new Set(['attach', 'stages', 'help']);
+const COMMANDS = new Set(['attach', 'stages', 'doctor', 'autocomplete', 'help']);
 const PASS_THROUGH = new Set(['--help', '-h']);
 const PACKAGE_JSON = new URL('../../package.json', import.meta.url);
 
@@ -25,7 +25,9 @@ export async function main(argv: readonly string[]): Promise<void> {
   const { run, flush } = await import('@oclif/core');
   try {
     await run(routed, fileURLToPath(PACKAGE_JSON));
-    await flush();
+    // Terminal writes are synchronous: nothing to flush. And a terminal that
+    // hung up during the attach would fail even this empty write (EIO).
+    if (!process.stdout.isTTY) await flush();
   } catch (err) {
     // Errors from oclif itself (unknown command...): one line, as every attachkit error.
     log.error(oneLine(err instanceof Error ? err.message : String(err)));
