@@ -18,6 +18,7 @@ import { lsmPlugin } from '@attachkit/lsm-plugin';
 import { nsPlugin } from '@attachkit/ns-plugin';
 import { CLI, runCli } from '../helpers/cli.js';
 import { collect, innerPid, openFdCount, refusal, stoppedChild, zombies } from '../helpers/process.js';
+import { attachkitLine, q, text, underScript } from '../helpers/terminal.js';
 import { DEFAULT_LXCPATH, ensureContainer, type ContainerSpec } from '../lxc/containers.js';
 import { startSandbox, type Sandbox } from '../sandbox/index.js';
 
@@ -258,16 +259,12 @@ describe('security: attacks from inside the container, and leaks out of the call
   // can type into it. Under script(1) the caller has a controlling
   // terminal; with stdio redirected the command must have none: the executor
   // always calls setsid(), so /dev/tty cannot be opened inside.
-  it('should give a command with redirected stdio no controlling terminal, though the caller has one', () => {
-    const underScript = (line: string) => {
-      const out = join(scratch, 'tty-out');
-      rmSync(out, { force: true });
-      spawnSync('script', ['-qec', `${line} </dev/null >${out} 2>&1`, '/dev/null'], { stdio: 'ignore' });
-      return readFileSync(out, 'utf8');
-    };
-    const probe = "sh -c '(: </dev/tty) 2>/dev/null && echo tty-opened || echo no-tty'";
-    assert.match(underScript(probe), /tty-opened/, 'the fixture gives the caller a controlling terminal');
-    const inside = underScript(`${process.execPath} ${CLI} --pid ${box.pid} -- ${probe}`);
+  it('should give a command with redirected stdio no controlling terminal, though the caller has one', async () => {
+    const probe = ['sh', '-c', '(: </dev/tty) 2>/dev/null && echo tty-opened || echo no-tty'];
+    // stdin from /dev/null, output through a pipe: no std fd is a terminal, so no pty is given either.
+    const redirected = async (line: string) => text(await underScript(`${line} </dev/null 2>&1 | cat`));
+    assert.match(await redirected(probe.map(q).join(' ')), /tty-opened/, 'the fixture gives the caller a controlling terminal');
+    const inside = await redirected(attachkitLine(box.pid, ['--', ...probe]));
     assert.match(inside, /no-tty/);
     assert.doesNotMatch(inside, /tty-opened/);
   });
