@@ -44,7 +44,7 @@ export function lxcAttach(args: readonly string[], env = CALLER_ENV): Promise<Ru
 }
 
 export function attachkit(args: readonly string[], env = CALLER_ENV): Promise<Run> {
-  return run(process.execPath, [CLI, ...args], env);
+  return run(CLI, args, env);
 }
 
 /** The same arguments through lxc-attach and attachkit, one after the other. */

@@ -1,0 +1,113 @@
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { startupSnapshot } from 'node:v8';
+import vm from 'node:vm';
+import { Plugin } from '@oclif/core';
+import { COMMANDS } from './commands/index.js';
+import { CLI_ROOT, main } from './main.js';
+
+/**
+ * The entry of the CLI's V8 start-up snapshot (docs/startup.md). Bundled with
+ * everything it imports but the native addons (scripts/build-snapshot.mjs)
+ * and run once by `node --build-snapshot`: the modules are evaluated and
+ * oclif's plugins loaded then, and `node --snapshot-blob` (native/launcher.c)
+ * starts with them in its heap. koffi and node-pty load on first use.
+ *
+ * What a module computed from the environment when it was evaluated stays as
+ * it was at build time (a clean environment, no terminal). In oclif that is
+ * help's width and colours, and the debug switches (the width of oclif's
+ * parse errors too, but the CLI prints those on one line); so help, and runs
+ * with a debug switch set, start from the modules on disk, as does a plugin's
+ * command (oclif imports those from disk), and everything once an input has
+ * changed.
+ */
+
+/** A file the snapshot was built from, with its size and mtime then. */
+type Input = readonly [path: string, size: number, mtimeMs: number];
+
+const MAIN_MODULE = new URL('./main.js', import.meta.url).href;
+/** Read by modules when they are evaluated (debug, oclif's flag parser, Node's debuglog). */
+const DEBUG_SWITCHES = ['DEBUG', 'CLI_FLAGS_DEBUG', 'NODE_DEBUG'];
+
+let inputs: Input[] = [];
+let plugins: Map<string, Plugin>;
+
+/** oclif's plugins as `Config.load` finds them: the root (this package, its commands from this bundle) and its core plugins. */
+async function loadPlugins(): Promise<Map<string, Plugin>> {
+  const root = new Plugin({ isRoot: true, root: CLI_ROOT });
+  // What oclif's `explicit` discovery would import from disk: code in a snapshot has no dynamic import().
+  (root as unknown as { commandCache: typeof COMMANDS }).commandCache = COMMANDS;
+  await root.load();
+  const loaded = new Map<string, Plugin>([[root.name, root]]);
+  for (const name of root.pjson.oclif.plugins ?? []) {
+    const plugin = new Plugin({ name, root: CLI_ROOT, type: 'core' });
+    await plugin.load();
+    loaded.set(plugin.name, plugin);
+  }
+  return loaded;
+}
+
+function stat(path: string): Input {
+  try {
+    const s = statSync(path);
+    return [path, s.size, s.mtimeMs];
+  } catch {
+    return [path, -1, -1];
+  }
+}
+
+/** A file changed since the snapshot was built (`tsc -b` without the snapshot build, a new dependency): the code on disk is not the snapshot's. */
+function changedInput(): string | undefined {
+  return inputs.find(([path, size, mtimeMs]) => {
+    const [, s, m] = stat(path);
+    return s !== size || m !== mtimeMs;
+  })?.[0];
+}
+
+/** Why this run must start from the modules: its output depends on the environment now (see above), or oclif loads its command from disk. */
+function modulesNeeded(argv: readonly string[]): string | undefined {
+  const options = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
+  if (argv[0] === 'help' || options.includes('--help') || options.includes('-h')) return 'help';
+  if (argv[0] === 'autocomplete') return 'a plugin command';
+  const debug = DEBUG_SWITCHES.find((name) => process.env[name]);
+  if (debug) return `${debug} is set`;
+  const changed = changedInput();
+  return changed === undefined ? undefined : `${changed} changed since the snapshot was built`;
+}
+
+/**
+ * The CLI from its modules on disk. Code from a snapshot has no dynamic
+ * import(); a script compiled now, with the main context's loader, has.
+ * That loader is experimental in Node 20, and says so: not to our users.
+ */
+async function mainFromModules(argv: readonly string[], reason: string): Promise<void> {
+  const emitWarning = process.emitWarning;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    if (!String(warning).includes('USE_MAIN_CONTEXT_DEFAULT_LOADER')) Reflect.apply(emitWarning, process, [warning, ...rest]);
+  }) as typeof process.emitWarning;
+  let loaded: { main: typeof main };
+  try {
+    const load = new vm.Script('(url) => import(url)', { importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER })
+      .runInThisContext() as (url: string) => Promise<{ main: typeof main }>;
+    loaded = await load(MAIN_MODULE);
+  } finally {
+    process.emitWarning = emitWarning;
+  }
+  await loaded.main(argv, { startup: `from the modules: ${reason}` });
+}
+
+if (startupSnapshot.isBuildingSnapshot()) {
+  const files = JSON.parse(readFileSync(process.env.ATTACHKIT_SNAPSHOT_INPUTS!, 'utf8')) as string[];
+  loadPlugins().then((loaded) => {
+    plugins = loaded;
+    const pjsons = [...loaded.values()].map((p) => join(p.root, 'package.json'));
+    inputs = [...new Set([...files, ...pjsons])].map(stat);
+  }, (err: unknown) => { throw err; });
+
+  startupSnapshot.setDeserializeMainFunction(() => {
+    // `node --snapshot-blob BLOB -- ARGS`: process.argv is [node, ...ARGS].
+    const argv = process.argv.slice(1);
+    const reason = modulesNeeded(argv);
+    void (reason ? mainFromModules(argv, reason) : main(argv, { oclif: { root: CLI_ROOT, plugins }, startup: 'from the start-up snapshot' }));
+  });
+}
