@@ -41,6 +41,9 @@ const result = await build({
   external: ['koffi', 'node-pty', 'typescript'],
   plugins: [importMetaUrl],
   metafile: true,
+  // No comments: one character beyond Latin-1 in them makes V8 keep the whole
+  // source two bytes a character, a megabyte more to deserialize at each start.
+  minifyWhitespace: true,
   logLevel: 'warning',
 });
 

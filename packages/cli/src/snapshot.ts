@@ -2,9 +2,12 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startupSnapshot } from 'node:v8';
 import vm from 'node:vm';
-import { Plugin } from '@oclif/core';
+import { createPipeline, type Libc } from '@attachkit/core';
+import { Config, Parser, Plugin } from '@oclif/core';
 import { COMMANDS } from './commands/index.js';
+import { attachFlags, toRequest } from './flags.js';
 import { CLI_ROOT, main } from './main.js';
+import { defaultPlugins } from './pipeline.js';
 
 /**
  * The entry of the CLI's V8 start-up snapshot (docs/startup.md). Bundled with
@@ -45,6 +48,19 @@ async function loadPlugins(): Promise<Map<string, Plugin>> {
     loaded.set(plugin.name, plugin);
   }
   return loaded;
+}
+
+/**
+ * Runs once, at build time, the JavaScript every start runs before it needs
+ * libc: V8 compiles a function when it is first called, and what was compiled
+ * here is in the snapshot, not compiled again at each start. Nothing native
+ * can run here: the pipeline gets a libc that refuses every call.
+ */
+async function warmUp(): Promise<void> {
+  await Config.load({ root: CLI_ROOT, plugins });
+  await Parser.parse(['--pid', '1', '--', 'true'], { flags: attachFlags, strict: false });
+  const noLibc = new Proxy({}, { get() { throw new Error('no libc call while the snapshot is built'); } }) as Libc;
+  createPipeline({ plugins: defaultPlugins(), libc: noLibc }).describe(toRequest({ pid: 1 }, ['true']));
 }
 
 function stat(path: string): Input {
@@ -98,11 +114,13 @@ async function mainFromModules(argv: readonly string[], reason: string): Promise
 
 if (startupSnapshot.isBuildingSnapshot()) {
   const files = JSON.parse(readFileSync(process.env.ATTACHKIT_SNAPSHOT_INPUTS!, 'utf8')) as string[];
-  loadPlugins().then((loaded) => {
-    plugins = loaded;
-    const pjsons = [...loaded.values()].map((p) => join(p.root, 'package.json'));
+  // Settled before the heap is saved (node runs the event loop dry first); a failure fails the build.
+  void (async () => {
+    plugins = await loadPlugins();
+    const pjsons = [...plugins.values()].map((p) => join(p.root, 'package.json'));
     inputs = [...new Set([...files, ...pjsons])].map(stat);
-  }, (err: unknown) => { throw err; });
+    await warmUp();
+  })();
 
   startupSnapshot.setDeserializeMainFunction(() => {
     // `node --snapshot-blob BLOB -- ARGS`: process.argv is [node, ...ARGS].
