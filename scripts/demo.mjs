@@ -15,6 +15,9 @@ const probes = [
   ['my pid', 'echo $$'],
   ['cgroup (v2)', "grep '^0::' /proc/self/cgroup | cut -d: -f3"],
   ['environment: container=', 'echo "${container:-(unset)}"'],
+  ['uid:gid', 'echo "$(id -u):$(id -g)"'],
+  ['capability bounding set', "grep CapBnd /proc/self/status | cut -f2"],
+  ['session leader (own session)', "[ \"$(cut -d' ' -f6 /proc/$$/stat)\" = $$ ] && echo yes || echo no"],
   ['open fds', 'ls /proc/$$/fd | paste -sd, -'],
 ];
 const script = probes.map(([, cmd]) => `{ ${cmd}; } 2>&1 | head -1`).join('; ');

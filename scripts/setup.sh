@@ -9,13 +9,11 @@ cd "$(dirname "$0")/.."
 export npm_config_nodedir="${npm_config_nodedir:-/usr}"
 
 pnpm_version="$(node -p "require('./package.json').packageManager.split('@')[1]")"
-if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version 2>/dev/null)" != "$pnpm_version" ]; then
+if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version)" != "$pnpm_version" ]; then
   npm install --global --no-audit --no-fund "pnpm@${pnpm_version}" >/dev/null
 fi
 if ! command -v cc >/dev/null 2>&1 || [ ! -e /usr/lib/x86_64-linux-gnu/libc.a ] && [ ! -e /usr/lib/aarch64-linux-gnu/libc.a ]; then
   apt-get update -qq && apt-get install -y -qq gcc libc6-dev >/dev/null
 fi
-# Not --frozen-lockfile: pnpm 12 refuses it while it cannot record the packageManager
-# pin in the lockfile (it warns that the registry publishes no such pnpm).
-pnpm install --no-frozen-lockfile --reporter=silent 2>&1 | { grep -v 'packageManager pin was not recorded' || true; }
-pnpm run --silent build 2>&1 | { grep -v 'packageManager pin was not recorded' || true; }
+pnpm install --frozen-lockfile --reporter=silent
+pnpm run --silent build

@@ -3,6 +3,13 @@ import { fileURLToPath } from 'node:url';
 
 /** The CLI's launcher (package.json "bin"): from its start-up snapshot, or from its modules when that cannot be used (docs/startup.md). */
 export const CLI = fileURLToPath(new URL('../../../packages/cli/build/attachkit', import.meta.url));
+const SNAPSHOT = fileURLToPath(new URL('../../../packages/cli/dist/snapshot/attachkit.blob', import.meta.url));
+const RUN_JS = fileURLToPath(new URL('../../../packages/cli/bin/run.js', import.meta.url));
+
+/** Whether a command line is attachkit's: the launcher has exec'd node with the snapshot, or with bin/run.js. */
+export function isAttachkit(argv: readonly string[]): boolean {
+  return argv.includes(SNAPSHOT) || argv.includes(RUN_JS);
+}
 
 export interface CliResult {
   readonly code: number | null;

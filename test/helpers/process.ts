@@ -1,15 +1,10 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import type { AttachedProcess } from '@attachkit/core';
 
+/** The command's status and piped output (AttachedProcess.output(), without the signal name). */
 export async function collect(proc: AttachedProcess): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-  const read = (s: NodeJS.ReadableStream | null) => new Promise<string>((resolve) => {
-    if (!s) return resolve('');
-    let out = '';
-    s.on('data', (d) => { out += d; });
-    s.on('end', () => resolve(out));
-  });
-  const [stdout, stderr, result] = await Promise.all([read(proc.stdout), read(proc.stderr), proc.exited]);
-  return { exitCode: result.exitCode, stdout, stderr };
+  const { exitCode, stdout, stderr } = await proc.output();
+  return { exitCode, stdout, stderr };
 }
 
 export function openFdCount(): number {

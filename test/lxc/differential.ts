@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { CLI } from '../helpers/cli.js';
 
@@ -26,30 +27,46 @@ export const CALLER_ENV: Readonly<Record<string, string>> = {
   LANG: 'C',
 };
 
-function run(file: string, args: readonly string[], env: Readonly<Record<string, string>>): Promise<Run> {
+/** How both tools are started: the environment, the working directory, what stdin gives. */
+export interface RunOptions {
+  readonly env?: Readonly<Record<string, string>>;
+  /** Default /: a directory that exists inside too, so both keep it. */
+  readonly cwd?: string;
+  /** Fed on stdin, then end-of-file; without it stdin is /dev/null. */
+  readonly input?: string;
+}
+
+function run(file: string, args: readonly string[], { env = CALLER_ENV, cwd = '/', input }: RunOptions): Promise<Run> {
   return new Promise((resolve, reject) => {
-    // cwd /: a directory that exists inside too, so both keep it.
-    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env, cwd: '/' });
+    const child = spawn(file, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env, cwd });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
+    child.stdin?.end(input);
+    child.stdout!.on('data', (d) => { stdout += d; });
+    child.stderr!.on('data', (d) => { stderr += d; });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
 
-export function lxcAttach(args: readonly string[], env = CALLER_ENV): Promise<Run> {
-  return run('lxc-attach', args, env);
+export function lxcAttach(args: readonly string[], options: RunOptions = {}): Promise<Run> {
+  return run('lxc-attach', args, options);
 }
 
-export function attachkit(args: readonly string[], env = CALLER_ENV): Promise<Run> {
-  return run(CLI, args, env);
+export function attachkit(args: readonly string[], options: RunOptions = {}): Promise<Run> {
+  return run(CLI, args, options);
 }
 
 /** The same arguments through lxc-attach and attachkit, one after the other. */
-export async function both(args: readonly string[], env = CALLER_ENV): Promise<Both> {
-  return { lxc: await lxcAttach(args, env), attachkit: await attachkit(args, env) };
+export async function both(args: readonly string[], options: RunOptions = {}): Promise<Both> {
+  return { lxc: await lxcAttach(args, options), attachkit: await attachkit(args, options) };
+}
+
+/** Both succeeded and printed exactly the same; returns that output. */
+export function same(r: Both, what = ''): string {
+  assert.deepEqual(r.attachkit, r.lxc, what);
+  assert.equal(r.lxc.code, 0, `${what}: ${r.lxc.stderr}`);
+  return r.lxc.stdout;
 }
 
 /** attachkit's error contract: exactly one line on stderr, prefixed. */

@@ -1,24 +1,28 @@
 #!/bin/bash
-# make-container.sh NAME [--unpriv] [--stopped] [--lxcpath PATH]
+# make-container.sh NAME [--unpriv] [--stopped] [--lxcpath PATH] [--conf LINE]...
 # Idempotently create + start a busybox LXC container with no networking
 # (lxc.net.0.type = empty).  --unpriv adds lxc.idmap u/g 0 100000 65536.
+# --conf appends LINE (`key = value`) to the config unless it is there already,
+# restarting a running container whose config it changed.
 # --stopped leaves it defined but stopped; --lxcpath creates it there
 # instead of in `lxc-config lxc.lxcpath`.
 # Must run as root.  Installs lxc + busybox-static if lxc-create is missing.
 # Prints timings (create, start) to stderr.
 set -euo pipefail
 
-usage() { echo "usage: $0 NAME [--unpriv] [--stopped] [--lxcpath PATH]" >&2; exit 2; }
+usage() { echo "usage: $0 NAME [--unpriv] [--stopped] [--lxcpath PATH] [--conf LINE]..." >&2; exit 2; }
 [ $# -ge 1 ] || usage
 NAME=$1; shift
 UNPRIV=0
 STOPPED=0
 LXCPATH=
+EXTRA=()
 while [ $# -gt 0 ]; do
     case $1 in
         --unpriv) UNPRIV=1 ;;
         --stopped) STOPPED=1 ;;
         --lxcpath) [ $# -ge 2 ] || usage; LXCPATH=$2; shift ;;
+        --conf) [ $# -ge 2 ] || usage; EXTRA+=("$2"); shift ;;
         *) usage ;;
     esac
     shift
@@ -64,6 +68,16 @@ fix_config() {
     if [ $UNPRIV = 1 ] && ! grep -q '^lxc\.idmap' "$CONF"; then
         printf 'lxc.idmap = u 0 %d %d\nlxc.idmap = g 0 %d %d\n' \
             $SUBID_BASE $SUBID_RANGE $SUBID_BASE $SUBID_RANGE >> "$CONF"
+    fi
+    local line changed=0
+    for line in ${EXTRA[@]+"${EXTRA[@]}"}; do
+        grep -qxF -- "$line" "$CONF" && continue
+        [ -z "$(tail -c1 "$CONF")" ] || echo >> "$CONF"   # the template ends without a newline
+        echo "$line" >> "$CONF"; changed=1
+    done
+    if [ $changed = 1 ] && [ "$(state)" = RUNNING ]; then
+        log "config of $NAME changed, restarting"
+        lxc-stop "${P[@]}" -n "$NAME" -k >&2
     fi
 }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -67,9 +67,22 @@ describe('attach --pid into the sandbox container (real namespaces)', () => {
     assert.equal(r.code, 0);
     const ids = r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/)[1]);
     // The design card's reading order; other stages may sit between these.
-    const order = ['resolve-target', 'join-namespaces', 'enter-cgroup', 'apply-lsm', 'drop-caps', 'set-personality', 'build-env', 'exec']
+    const order = ['resolve-target', 'open-pty', 'join-namespaces', 'enter-cgroup', 'apply-lsm', 'drop-caps', 'set-personality', 'build-env', 'exec']
       .map((id) => ids.indexOf(id));
     assert.ok(order.every((at, i) => at >= 0 && (i === 0 || at > order[i - 1]!)), ids.join(' '));
+  });
+
+  it('should start a detached command (-d), print its pid and return at once', async () => {
+    const r = await runCli(['--pid', String(sandbox.pid), '-d', '--json', '--', 'sleep', '30']);
+    assert.equal(r.code, 0, r.stderr);
+    const { pid } = JSON.parse(r.stdout) as { pid: number };
+    try {
+      assert.equal(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), 'sleep\u000030\u0000');
+      assert.equal(nsLink(pid, 'pid'), nsLink(sandbox.pid, 'pid'));
+      assert.deepEqual(['0', '1', '2'].map((fd) => readlinkSync(`/proc/${pid}/fd/${fd}`)), ['/dev/null', '/dev/null', '/dev/null']);
+    } finally {
+      process.kill(pid, 'SIGKILL');
+    }
   });
 
   it('should check the host with doctor, the executor for real', async () => {

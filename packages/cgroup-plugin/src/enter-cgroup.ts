@@ -1,6 +1,6 @@
-import { chownSync, closeSync, constants, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { chownSync, closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import {
-  AttachError, contextKey, ErrorCodes, inject, injectable, LXC_CONTAINER, optional,
+  AttachError, contextKey, ErrorCodes, inject, injectable, LXC_CONTAINER, namespaceRootOwner, optional,
   type IntermediateProcess, type LxcContainer, type Stage, type StageContext, type AttachRequest, type StageToggle,
 } from '@attachkit/core';
 import { parseMountinfo, parseProcCgroup, place, type CgroupPlacement } from './hierarchies.js';
@@ -117,6 +117,11 @@ export class EnterCgroup implements Stage {
    * (owned by the container's root when the target has its own user
    * namespace, as LXC makes it from inside), and keep the cgroup itself as
    * the fallback LXC uses when the leaf refuses the process.
+   *
+   * The kernel gives a new cgroup2 directory's files to whoever made it
+   * (kernel/cgroup/cgroup.c, cgroup_add_file: current_fsuid()), so LXC's
+   * leaf is the container root's files and all: chown every one, or root
+   * inside could not use its own leaf (cgroup.procs, cgroup.kill, ...).
    */
   private open(ctx: StageContext, dir: CgroupDir, leaf: string | undefined): Move {
     const targets: Array<{ procs: string; fd: number }> = [];
@@ -124,8 +129,8 @@ export class EnterCgroup implements Stage {
       const made = `${dir.open}/${leaf}`;
       try {
         mkdirSync(made, { mode: 0o755 });
-        const owner = this.containerRoot(ctx);
-        if (owner) chownSync(made, owner.uid, owner.gid);
+        const owner = namespaceRootOwner(ctx.target.pid, this.options.procRoot);
+        if (owner) for (const entry of ['.', ...readdirSync(made)]) chownSync(`${made}/${entry}`, owner.uid, owner.gid);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw ctx.error(`mkdir(${dir.shown}/${leaf})`, err);
       }
@@ -150,18 +155,5 @@ export class EnterCgroup implements Stage {
     return { procs, fd };
   }
 
-  /** The host ids of the target's root when it runs in a user namespace of its own, else undefined. */
-  private containerRoot(ctx: StageContext): { uid: number; gid: number } | undefined {
-    const { pid } = ctx.target;
-    const rootOf = (file: string) => {
-      const line = readFileSync(`${this.options.procRoot}/${pid}/${file}`, 'utf8').trim().split('\n')
-        .map((l) => l.trim().split(/\s+/).map(Number)).find(([inside, , count]) => inside === 0 && count !== undefined);
-      return line?.[1];
-    };
-    const uid = rootOf('uid_map');
-    const gid = rootOf('gid_map');
-    if (uid === undefined || gid === undefined || (uid === 0 && gid === 0)) return undefined;
-    return { uid, gid };
-  }
 
 }

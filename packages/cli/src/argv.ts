@@ -24,3 +24,14 @@ export function expandBareElevated(argv: readonly string[]): string[] {
   }
   return out;
 }
+
+/**
+ * The positional arguments (the name without -n, then the command), in the
+ * order given. Not oclif's `argv`: for a non-strict command oclif sorts it by
+ * each value's first position in the whole input (parser/parse.js), which
+ * scrambles a command that repeats a token of the options: `-u 5 -- id -u`
+ * would run `-u id`.
+ */
+export function positionals(raw: ReadonlyArray<{ readonly type: string; readonly input: string }>): string[] {
+  return raw.filter((token) => token.type === 'arg').map((token) => token.input);
+}

@@ -37,7 +37,9 @@ export async function main(argv: readonly string[], { oclif = CLI_ROOT, startup 
   const { run, flush } = await import('@oclif/core');
   try {
     await run(routed, oclif);
-    await flush();
+    // Terminal writes are synchronous: nothing to flush. And a terminal that
+    // hung up during the attach would fail even this empty write (EIO).
+    if (!process.stdout.isTTY) await flush();
   } catch (err) {
     // Errors from oclif itself (unknown command...): one line, as every attachkit error.
     log.error(oneLine(err instanceof Error ? err.message : String(err)));

@@ -3,11 +3,12 @@ import { capsPlugin } from '@attachkit/caps-plugin';
 import { cgroupPlugin } from '@attachkit/cgroup-plugin';
 import { lsmPlugin } from '@attachkit/lsm-plugin';
 import { nsPlugin } from '@attachkit/ns-plugin';
+import { ptyPlugin } from '@attachkit/pty-plugin';
 import { seccompPlugin } from '@attachkit/seccomp-plugin';
 
 /** The plugins the CLI attaches with. */
 export function defaultPlugins(): AttachPlugin[] {
-  return [nsPlugin(), cgroupPlugin(), lsmPlugin(), capsPlugin(), seccompPlugin()];
+  return [nsPlugin(), cgroupPlugin(), lsmPlugin(), capsPlugin(), seccompPlugin(), ptyPlugin()];
 }
 
 export function defaultPipeline(): Pipeline {

@@ -16,8 +16,8 @@ export {
 } from './program/program.js';
 export { executorPath } from './executor/image.js';
 export type { IntermediateProcess, StdioOption } from './executor/launch.js';
-export { AttachedProcess, type AttachResult } from './pipeline/attached.js';
-export { CONTAINER_CONFIG, contextKey, type ContainerConfig, type ContextKey, type ResolvedTarget, type StageContext } from './pipeline/context.js';
+export { AttachedProcess, type AttachOutput, type AttachResult } from './pipeline/attached.js';
+export { COMMAND_IDENTITY, CONTAINER_CONFIG, contextKey, type ContainerConfig, type ContextKey, type ResolvedTarget, type StageContext } from './pipeline/context.js';
 export { orderStages } from './pipeline/order.js';
 export { Pipeline, type StagePlanEntry } from './pipeline/pipeline.js';
 export { hasTargetPid, type AttachRequest, type AttachTarget, type ElevatedPrivilege, type EnvPolicy } from './pipeline/request.js';
@@ -35,4 +35,5 @@ export { LxcCommandError, LxcMonitor, MONITOR_TIMEOUT_MS, type LxcCommandFailure
 export { checkContainerName, DEFAULT_LXCPATH, resolveContainer, type ContainerTarget } from './lxc/resolve-container.js';
 export { abstractSockaddr, commandSocketName, fnv1a64 } from './lxc/socket-name.js';
 export { ARCHITECTURES, personalityOf, SetPersonality } from './stages/set-personality.js';
+export { describeMap, insideId, isMapped, namespaceRootOwner, parseIdMap, type IdRange } from './proc/id-map.js';
 export { corePlugin, createPipeline, definePlugin, type AttachPlugin, type CreatePipelineOptions } from './plugin.js';

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import {
-  AttachError, createPipeline, ErrorCodes, F_SETFD, imm, realLibc, resultOf, type AttachRequest,
+  AttachError, contextKey, createPipeline, ErrorCodes, F_SETFD, imm, realLibc, resultOf, type AttachRequest, type StageContext,
 } from '../src/index.js';
 import { children, collect, openFdCount, stage } from './helpers.js';
 
@@ -121,6 +121,24 @@ describe('attach (real kernel, the caller as target)', () => {
     await sleep(50);
     assert.deepEqual(children(), []);
     assert.equal(openFdCount(), fds);
+  });
+
+  it('should hand what a stage published to the caller, and discard it instead when the attach fails', async () => {
+    const KEY = contextKey<{ fd: number }>('test/published');
+    const discarded: number[] = [];
+    const publishing = (ctx: StageContext) => {
+      const fd = openSync('/', 'r');
+      ctx.publish(KEY, { fd }, (v) => { discarded.push(v.fd); closeSync(v.fd); });
+    };
+    const proc = await createPipeline().add(stage('publish', publishing, { after: ['resolve-target'] })).spawn(self(['true']));
+    const value = proc.get(KEY);
+    assert.ok(value, 'published');
+    assert.deepEqual(discarded, []);
+    closeSync(value.fd);
+    await proc.exited;
+
+    await assert.rejects(createPipeline().add(stage('publish', publishing, { after: ['resolve-target'] })).spawn(self(['/no/such'])));
+    assert.equal(discarded.length, 1);
   });
 
   it('should deliver a signal through the pidfd', async () => {

@@ -4,7 +4,6 @@ import { RemountSysProc } from './remount-sys-proc.js';
 import { SetIdentity } from './set-identity.js';
 
 export { readTargetFile } from './container-files.js';
-export { describeMap, insideId, isMapped, parseIdMap, type IdRange } from './id-map.js';
 export { JOINED_NAMESPACES, JoinNamespaces, kernelHasPidfdSetns } from './join-namespaces.js';
 export { parseGroup, parsePasswd, type GroupEntry, type PasswdEntry } from './passwd.js';
 export { RemountSysProc } from './remount-sys-proc.js';

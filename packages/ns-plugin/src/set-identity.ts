@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import {
-  AttachError, bytes, DEFAULT_COMMAND, ErrorCodes, imm, type Stage, type StageContext,
+  AttachError, bytes, COMMAND_IDENTITY, DEFAULT_COMMAND, describeMap, ErrorCodes, imm, insideId, isMapped, parseIdMap,
+  type IdRange, type Stage, type StageContext,
 } from '@attachkit/core';
 import { readTargetFile } from './container-files.js';
-import { describeMap, insideId, isMapped, parseIdMap, type IdRange } from './id-map.js';
 import { JOINED_NAMESPACES } from './join-namespaces.js';
 import { parseGroup, parsePasswd, type GroupEntry, type PasswdEntry } from './passwd.js';
 
@@ -76,6 +76,7 @@ export class SetIdentity implements Stage {
       }
     }
 
+    ctx.set(COMMAND_IDENTITY, { uid, gid });
     const p = ctx.program;
     if (request.groups) {
       const list = Buffer.alloc(4 * extra.length);

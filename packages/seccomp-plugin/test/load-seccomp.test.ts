@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   AttachError, CONTAINER_CONFIG, createPipeline, ErrorCodes,
-  type AttachedProcess, type AttachRequest, type ContainerConfig, type Stage,
+  type AttachRequest, type ContainerConfig, type Stage,
 } from '@attachkit/core';
 import { seccompPlugin, X86_64, AARCH64, nativeArch, type SeccompOptions } from '../src/index.js';
 
@@ -33,16 +33,6 @@ int main(int argc, char **argv) {
 const arch = nativeArch()!;
 const nr = (name: string) => String(arch.syscalls[name]);
 
-async function collect(proc: AttachedProcess): Promise<{ exitCode: number; signal: string | null; stdout: string; stderr: string }> {
-  const read = (s: NodeJS.ReadableStream | null) => new Promise<string>((resolve) => {
-    if (!s) return resolve('');
-    let out = '';
-    s.on('data', (d) => { out += d; });
-    s.on('end', () => resolve(out));
-  });
-  const [stdout, stderr, result] = await Promise.all([read(proc.stdout), read(proc.stderr), proc.exited]);
-  return { ...result, stdout, stderr };
-}
 
 /** This process's child pids. */
 function children(): string[] {
@@ -66,7 +56,7 @@ describe('load-seccomp on the real kernel', () => {
   const run = async (command: string[], request: Partial<AttachRequest> = {}, options: { stages?: Stage[]; plugin?: Partial<SeccompOptions> } = {}) => {
     const pipeline = createPipeline({ plugins: [seccompPlugin(options.plugin)] });
     if (options.stages) pipeline.add(...options.stages);
-    return collect(await pipeline.spawn({ target: { pid: process.pid }, command, stdio: ['ignore', 'pipe', 'pipe'], ...request }));
+    return (await pipeline.spawn({ target: { pid: process.pid }, command, stdio: ['ignore', 'pipe', 'pipe'], ...request })).output();
   };
   const seccompStatus = ['grep', '^Seccomp', '/proc/self/status'];
 

@@ -1,9 +1,12 @@
+import { Flags } from '@oclif/core';
 import type { AttachRequest, Pipeline } from '@attachkit/core';
+import { proxyTerminal, PTY } from '@attachkit/pty-plugin';
+import { positionals } from '../argv.js';
 import { BaseCommand } from '../base-command.js';
 import { attachFlags, toRequest } from '../flags.js';
 import { cliLog, type CliLog } from '../log.js';
 import { defaultPipeline } from '../pipeline.js';
-import { forwardSignals } from '../signals.js';
+import { SignalForwarder } from '../signals.js';
 
 export default class Attach extends BaseCommand {
   static override summary = 'Run a command inside a running container or process, with its isolation';
@@ -12,24 +15,38 @@ export default class Attach extends BaseCommand {
     '<%= config.bin %> -n c1 -- hostname',
     '<%= config.bin %> --pid 4089 -- hostname',
     '<%= config.bin %> --pid 4089 --clear-env -v LANG=C.UTF-8 -- env',
+    '<%= config.bin %> -n c1 -d -- sleep 600',
   ];
   static override strict = false;
-  static override flags = attachFlags;
+  static override flags = {
+    ...attachFlags,
+    detach: Flags.boolean({ char: 'd', description: 'start the command with its stdio on /dev/null, print its pid and return (as runc exec -d)' }),
+    json: Flags.boolean({ description: 'with -d: print {"pid": N} as JSON' }),
+  };
 
   async run(): Promise<void> {
-    const { flags, argv } = await this.parse(Attach);
-    const request = toRequest(flags, argv as string[]);
+    const { flags, raw } = await this.parse(Attach);
+    const parsed = toRequest(flags, positionals(raw));
+    // Detached: no terminal, no stdio of ours; the command outlives us.
+    const request: AttachRequest = flags.detach ? { ...parsed, stdio: ['ignore', 'ignore', 'ignore'] } : parsed;
     const log = cliLog();
     const pipeline = withLogging(defaultPipeline(), request, log);
-    const proc = await pipeline.spawn(request);
-    log.write('INFO', 'attach', `started: pid ${proc.pid}`);
-    const stop = forwardSignals(proc);
+    const signals = new SignalForwarder();
     try {
-      const result = await proc.exited;
+      const proc = await pipeline.spawn(request);
+      log.write('INFO', 'attach', `started: pid ${proc.pid}`);
+      if (flags.detach) {
+        proc.release();
+        process.stdout.write(flags.json ? `${JSON.stringify({ pid: proc.pid })}\n` : `${proc.pid}\n`);
+        return;
+      }
+      const pty = proc.get(PTY);
+      signals.attach(proc, pty);
+      const result = await (pty ? proxyTerminal(proc, pty) : proc.exited);
       log.write('INFO', 'attach', `exited: status ${result.exitCode}${result.signal ? ` (${result.signal})` : ''}`);
       process.exitCode = result.exitCode;
     } finally {
-      stop();
+      signals.stop();
     }
   }
 }

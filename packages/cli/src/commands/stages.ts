@@ -1,4 +1,5 @@
 import { Flags } from '@oclif/core';
+import { positionals } from '../argv.js';
 import { BaseCommand } from '../base-command.js';
 import { attachFlags, toRequest } from '../flags.js';
 import { defaultPipeline } from '../pipeline.js';
@@ -12,8 +13,8 @@ export default class Stages extends BaseCommand {
   };
 
   async run(): Promise<void> {
-    const { flags, argv } = await this.parse(Stages);
-    const plan = defaultPipeline().describe(toRequest({ ...flags, ...(flags.pid === undefined && flags.name === undefined ? { pid: 1 } : {}) }, argv as string[]));
+    const { flags, raw } = await this.parse(Stages);
+    const plan = defaultPipeline().describe(toRequest({ ...flags, ...(flags.pid === undefined && flags.name === undefined ? { pid: 1 } : {}) }, positionals(raw)));
     if (flags.json) {
       process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
       return;

@@ -29,6 +29,11 @@ export class ChildReaper {
     });
   }
 
+  /** Stop waiting for the child behind `pidfd`; its wait() never settles. */
+  forget(pidfd: number): void {
+    if (this.waiters.has(pidfd)) this.settle(pidfd);
+  }
+
   private poll(): void {
     for (const [pidfd, waiter] of this.waiters) {
       let exit: ProcessExit | undefined;

@@ -26,6 +26,8 @@ export interface Libc {
   memfdCreate(name: string, flags: number): number;
   write(fd: number, data: Uint8Array): number;
   fcntl(fd: number, cmd: number, arg: number): number;
+  /** ioctl(2) with an integer argument, or a buffer the kernel reads or fills (termios, winsize). */
+  ioctl(fd: number, request: number, arg: number | Uint8Array): number;
   close(fd: number): void;
   /** pipe2(2) with O_CLOEXEC: [read end, write end]. */
   pipe(): [number, number];
@@ -86,6 +88,7 @@ export class KoffiLibc implements Libc {
   private readonly rawMemfd = this.lib.func('int memfd_create(const char *name, unsigned int flags)');
   private readonly rawWrite = this.lib.func('long write(int fd, const uint8_t *buf, size_t count)');
   private readonly rawFcntl = this.lib.func('int fcntl(int fd, int cmd, ...)');
+  private readonly rawIoctl = this.lib.func('int ioctl(int fd, unsigned long request, ...)');
   private readonly rawClose = this.lib.func('int close(int fd)');
   private readonly rawPipe2 = this.lib.func('int pipe2(_Out_ int *fds, int flags)');
   private readonly rawSocket = this.lib.func('int socket(int domain, int type, int protocol)');
@@ -140,6 +143,12 @@ export class KoffiLibc implements Libc {
   fcntl(fd: number, cmd: number, arg: number): number {
     const r = this.rawFcntl(fd, cmd, 'int', arg);
     if (r < 0) throw new SyscallError('fcntl', koffi.errno(), `fd ${fd}, ${cmd}`);
+    return r;
+  }
+
+  ioctl(fd: number, request: number, arg: number | Uint8Array): number {
+    const r = typeof arg === 'number' ? this.rawIoctl(fd, request, 'long', arg) : this.rawIoctl(fd, request, 'uint8_t *', arg);
+    if (r < 0) throw new SyscallError('ioctl', koffi.errno(), `fd ${fd}, 0x${request.toString(16)}`);
     return r;
   }
 

@@ -103,6 +103,11 @@ export class LxcMonitor {
     return Number(this.scalar('GET_CLONE_FLAGS'));
   }
 
+  /** A directory fd of the container's own devpts (GET_DEVPTS_FD), for a pty of the container's. */
+  devptsFd(): number {
+    return this.expectFd('GET_DEVPTS_FD', this.request('GET_DEVPTS_FD', undefined, 1));
+  }
+
   /** A key of the running container's config; undefined when unset or unknown (the monitor does not say which). */
   configItem(key: string): string | undefined {
     const r = this.request('GET_CONFIG_ITEM', cstringData(key));

@@ -1,7 +1,9 @@
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { Launched } from '../executor/launch.js';
+import { reaperFor } from '../executor/reaper.js';
 import type { Libc } from '../libc/libc.js';
+import type { ContextKey } from './context.js';
 
 /** How the command ended, as a shell reports it. */
 export interface AttachResult {
@@ -9,6 +11,12 @@ export interface AttachResult {
   readonly exitCode: number;
   /** The signal that killed it, if one did. */
   readonly signal: NodeJS.Signals | null;
+}
+
+/** The result and the whole piped output of a command. */
+export interface AttachOutput extends AttachResult {
+  readonly stdout: string;
+  readonly stderr: string;
 }
 
 /** A command running inside the target. */
@@ -22,17 +30,45 @@ export class AttachedProcess {
   readonly exited: Promise<AttachResult>;
   private done = false;
 
-  constructor(private readonly launched: Launched, private readonly libc: Libc) {
+  constructor(
+    private readonly launched: Launched,
+    private readonly libc: Libc,
+    private readonly published: ReadonlyMap<string, unknown> = new Map(),
+  ) {
     this.pid = launched.pid;
     this.stdin = launched.stdin;
     this.stdout = launched.stdout;
     this.stderr = launched.stderr;
     this.exited = launched.exit.then((exit) => {
+      if (this.done) return new Promise<AttachResult>(() => {}); // released
       this.done = true;
       libc.close(launched.pidfd);
       if (exit.signal !== null) return { exitCode: 128 + exit.signal, signal: signalName(exit.signal) };
       return { exitCode: exit.code ?? 0, signal: null };
     });
+  }
+
+  /** A value a stage published for the caller (StageContext.publish): the pty master, for one. */
+  get<T>(key: ContextKey<T>): T | undefined {
+    return this.published.get(key.name) as T | undefined;
+  }
+
+  /** Wait for the command and read all of its piped stdout and stderr (empty for what was not piped). */
+  async output(): Promise<AttachOutput> {
+    const [stdout, stderr, result] = await Promise.all([readAll(this.stdout), readAll(this.stderr), this.exited]);
+    return { ...result, stdout, stderr };
+  }
+
+  /**
+   * Let the command run on without waiting for it (attachkit -d): its pidfd
+   * is closed and `exited` never settles. It stays this process's child
+   * until this process exits; then it is reparented, as any orphan.
+   */
+  release(): void {
+    if (this.done) return;
+    this.done = true;
+    reaperFor(this.libc).forget(this.launched.pidfd);
+    this.libc.close(this.launched.pidfd);
   }
 
   /** Send a signal through the pidfd: never reaches another process, even after the pid is reused. */
@@ -46,6 +82,14 @@ export class AttachedProcess {
       return false;
     }
   }
+}
+
+async function readAll(stream: Readable | null): Promise<string> {
+  if (!stream) return '';
+  let out = '';
+  stream.setEncoding('utf8');
+  for await (const chunk of stream) out += chunk as string;
+  return out;
 }
 
 function signalName(n: number): NodeJS.Signals | null {

@@ -26,6 +26,9 @@ export interface ContainerConfig {
 }
 export const CONTAINER_CONFIG = contextKey<ContainerConfig>('container-config');
 
+/** The ids the command will run as inside the target (set by the stage that switches them). */
+export const COMMAND_IDENTITY = contextKey<{ readonly uid: number; readonly gid: number }>('command-identity');
+
 /** The process attached to, held by a pidfd from the first moment. */
 export interface ResolvedTarget {
   /** Its pid in the caller's pid namespace. */
@@ -50,6 +53,12 @@ export interface StageContext {
   set<T>(key: ContextKey<T>, value: T): void;
   /** Run `cleanup` once the attach has started or failed (close the fds planning opened). */
   defer(cleanup: () => void): void;
+  /**
+   * Hand a value to the caller of Pipeline.spawn(), who reads it with
+   * AttachedProcess.get(key): what a stage made that outlives planning (the
+   * pty master). Should the attach fail instead, `discard` releases it.
+   */
+  publish<T>(key: ContextKey<T>, value: T, discard?: (value: T) => void): void;
   /** An AttachError stamped with this stage, for a failed operation (keeps the errno of a SyscallError). */
   error(operation: string, cause?: unknown): AttachError;
 }
@@ -58,9 +67,12 @@ export interface StageContext {
 export class AttachSession {
   readonly program = new PreExecProgram();
   readonly env = new Map<string, string>();
+  /** What stages published for the caller (publish()). */
+  readonly published = new Map<string, unknown>();
   private target: ResolvedTarget | undefined;
   private readonly store = new Map<string, unknown>();
   private readonly cleanups: Array<() => void> = [];
+  private readonly discards: Array<() => void> = [];
 
   constructor(readonly request: AttachRequest, readonly libc: Libc) {}
 
@@ -86,13 +98,18 @@ export class AttachSession {
       get: <T>(key: ContextKey<T>) => this.store.get(key.name) as T | undefined,
       set: <T>(key: ContextKey<T>, value: T) => { this.store.set(key.name, value); },
       defer: (cleanup) => { this.cleanups.push(cleanup); },
+      publish: (key, value, discard) => {
+        this.published.set(key.name, value);
+        if (discard) this.discards.push(() => discard(value));
+      },
       error: (operation, cause) => stageError(stage, operation, cause),
     };
   }
 
-  /** Run the deferred cleanups, last first. */
-  release(): void {
-    for (const cleanup of this.cleanups.splice(0).reverse()) {
+  /** Run the deferred cleanups, last first; when the attach did not start, discard what was published first. */
+  release(started: boolean): void {
+    const discards = this.discards.splice(0).reverse();
+    for (const cleanup of [...(started ? [] : discards), ...this.cleanups.splice(0).reverse()]) {
       try {
         cleanup();
       } catch {

@@ -98,6 +98,7 @@ export class Pipeline {
     const stages = this.order();
     const session = new AttachSession(request, this.libc);
     const planned: Stage[] = [];
+    let started = false;
     try {
       for (const stage of stages) {
         if (!toggleOf(stage, request).enabled) continue;
@@ -122,9 +123,11 @@ export class Pipeline {
           }
         },
       });
-      return new AttachedProcess(launched, this.libc);
+      const proc = new AttachedProcess(launched, this.libc, session.published);
+      started = true;
+      return proc;
     } finally {
-      session.release();
+      session.release(started);
     }
   }
 

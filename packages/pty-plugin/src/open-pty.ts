@@ -1,0 +1,119 @@
+import { closeSync, constants, openSync } from 'node:fs';
+import {
+  F_SETFD, FD_CLOEXEC, imm, optional,
+  type AttachRequest, type Libc, type Stage, type StageContext, type StageToggle,
+} from '@attachkit/core';
+import { F_GETFL, F_SETFL, O_NONBLOCK, TIOCSCTTY } from './constants.js';
+import { openContainerPty } from './container-pty.js';
+import { openPtyPair, type PtyPair } from './node-pty.js';
+import { PTY, PTY_SLAVE } from './session.js';
+import { describeTerminalFds, terminalFds } from './terminals.js';
+import { getWinsize, winsizeCols, winsizeRows } from './termios.js';
+
+/**
+ * Open pty: when any of the caller's fds 0, 1, 2 is a terminal, the command
+ * gets a new pseudo terminal instead, as lxc-attach does: the pty stands in
+ * for exactly the std fds that are terminals, redirected ones reach the
+ * command untouched. The pty is the controlling terminal of the command's new
+ * session (the core's setsid runs in the phase before), so nothing inside can
+ * reach the caller's terminal: no TIOCSTI into it (CVE-2016-10124), no
+ * /dev/tty, no signals from it.
+ *
+ * The pair comes from the target's own devpts when it has one, as lxc-attach
+ * makes it (a host pty has no name inside a container with its own
+ * /dev/pts), else from node-pty on the host; either way before any namespace
+ * is joined, sized as the caller's terminal, so the first `stty size` is right.
+ *
+ * Needs: nothing. Guarantees: in the attached process, the pty is the
+ * controlling terminal and the std fds that were terminals; the master (and
+ * the -L log) are published under PTY for the caller, who owns them.
+ */
+export class OpenPty implements Stage {
+  readonly id = 'open-pty';
+  readonly description = 'a new pty for the std fds that are terminals, as controlling terminal of a new session';
+  readonly after = ['resolve-target'];
+  readonly before = [optional('join-namespaces'), 'exec'];
+
+  toggle(request: AttachRequest): StageToggle {
+    const fds = terminalFds(request);
+    if (fds.every((fd) => fd === null)) return { enabled: false, reason: 'no std fd is a terminal' };
+    return { enabled: true, reason: `${describeTerminalFds(fds)}: the pty stands in` };
+  }
+
+  plan(ctx: StageContext): void {
+    const terminals = terminalFds(ctx.request);
+    const log = ctx.request.ptyLog === undefined ? undefined : openLog(ctx, ctx.request.ptyLog);
+    let pair: PtyPair;
+    try {
+      pair = allocate(ctx, terminals.find((fd) => fd !== null)!);
+    } catch (err) {
+      if (log !== undefined) closeSync(log);
+      throw err;
+    }
+    ctx.defer(() => closeSync(pair.slave)); // the master gets EIO once the command side is all closed
+    ctx.publish(PTY, { master: pair.master, path: pair.path, terminals, ...(log === undefined ? {} : { log }) }, (s) => {
+      closeSync(s.master);
+      if (s.log !== undefined) closeSync(s.log);
+    });
+
+    const slave = ctx.program.passFd(pair.slave);
+    ctx.set(PTY_SLAVE, slave);
+    ctx.program.syscall('terminal', 'ioctl', [imm(slave), imm(TIOCSCTTY), imm(0)], { operation: `ioctl(${pair.path}, TIOCSCTTY)` });
+    terminals.forEach((fd, n) => {
+      if (fd !== null) ctx.program.syscall('terminal', 'dup3', [imm(slave), imm(n), imm(0)], { operation: `dup3(${pair.path}, ${n})` });
+    });
+  }
+}
+
+function openLog(ctx: StageContext, path: string): number {
+  try {
+    return openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o600);
+  } catch (err) {
+    throw ctx.error(`open("${path}") of the pty log`, err);
+  }
+}
+
+/** A pair sized as the caller's terminal `sizeFrom`: of the target's devpts when it has its own, else node-pty's. */
+function allocate(ctx: StageContext, sizeFrom: number): PtyPair {
+  let pair: PtyPair;
+  let size: Buffer;
+  try {
+    size = getWinsize(ctx.libc, sizeFrom);
+  } catch (err) {
+    throw ctx.error(`ioctl(${sizeFrom}, TIOCGWINSZ)`, err);
+  }
+  const own = openContainerPty(ctx, size);
+  if (own) {
+    secureSlave(ctx.libc, own);
+    return own;
+  }
+  try {
+    pair = openPtyPair(winsizeCols(size), winsizeRows(size));
+  } catch (err) {
+    throw ctx.error('openpty(3) through node-pty', err);
+  }
+  try {
+    secure(ctx.libc, pair);
+  } catch (err) {
+    closeSync(pair.master);
+    closeSync(pair.slave);
+    throw ctx.error(`fcntl on ${pair.path}`, err);
+  }
+  return pair;
+}
+
+/**
+ * openpty(3) has no O_CLOEXEC: set it before anything else can fork (no JS
+ * runs in between; only the executor gets the slave, on purpose). node-pty
+ * makes both ends non-blocking; the slave becomes the command's stdio, which
+ * must block as a terminal's does (they share the open file description).
+ */
+function secure(libc: Libc, pair: PtyPair): void {
+  libc.fcntl(pair.master, F_SETFD, FD_CLOEXEC);
+  libc.fcntl(pair.slave, F_SETFD, FD_CLOEXEC);
+  secureSlave(libc, pair);
+}
+
+function secureSlave(libc: Libc, { slave }: PtyPair): void {
+  libc.fcntl(slave, F_SETFL, libc.fcntl(slave, F_GETFL, 0) & ~O_NONBLOCK);
+}

@@ -1,0 +1,302 @@
+import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { ReadStream } from 'node:tty';
+import { F_DUPFD_CLOEXEC, realLibc, SyscallError, type AttachedProcess, type AttachResult, type Libc } from '@attachkit/core';
+import { MasterWriter } from './master-writer.js';
+import type { PtySession } from './session.js';
+import { eofChar, getTermios, getWinsize, rawOutputTermios, rawTermios, setTermios, setWinsize } from './termios.js';
+
+const CR = 0x0d;
+const LF = 0x0a;
+
+/**
+ * Connect the caller's terminal to the attached process's pty until the
+ * command has exited and every byte of its output has been delivered; then
+ * resolve with its result. What it does, and why:
+ *
+ * - The caller's stdin terminal (when the pty stands in for fd 0) goes raw,
+ *   so that every key, Ctrl-C and Ctrl-\ included, reaches the command's
+ *   terminal as a byte, and its line discipline decides (signal, EOF, ...).
+ *   The terminal that shows the output gets output processing off (the pty
+ *   already did it). Both are restored on every way out: the command's end,
+ *   an error, an uncaught exception (process 'exit'); Node itself restores
+ *   the startup modes of fds 0-2 when a signal kills it.
+ * - Keys typed before the command started wait in the caller's terminal and
+ *   are read now: nothing is flushed (lxc-attach flushes them).
+ * - The window size is copied to the pty now and on every SIGWINCH; the
+ *   kernel then signals the command's foreground job.
+ * - EOF on the caller's stdin becomes the pty's EOF character, as typing
+ *   Ctrl-D would (twice after a partial line, as a terminal needs).
+ * - Output goes to the caller's terminal (fd 1, else 2, else 0) and to the
+ *   -L log. When the command has exited, the master is read to the end
+ *   (EIO once nobody holds the slave): no tail is lost. What a background
+ *   process left running keeps writing afterwards is not waited for.
+ * - A terminal that goes away (hung up: reads end, writes fail with EIO)
+ *   hangs up the command in turn: it gets SIGHUP, as from a terminal
+ *   emulator whose connection dropped. The output is still read (and
+ *   logged) meanwhile, so the command never blocks.
+ *
+ * If the proxy cannot be set up, the command is killed: it would otherwise
+ * run with nobody to read its terminal.
+ */
+export async function proxyTerminal(proc: AttachedProcess, session: PtySession, libc: Libc = realLibc()): Promise<AttachResult> {
+  let proxy: TerminalProxy;
+  try {
+    proxy = new TerminalProxy(proc, session, libc);
+  } catch (err) {
+    proc.kill('SIGKILL');
+    await proc.exited;
+    throw err;
+  }
+  try {
+    return await proc.exited;
+  } finally {
+    proxy.finish();
+  }
+}
+
+class TerminalProxy {
+  private readonly master: number;
+  private readonly modes: Array<{ fd: number; original: Buffer }> = [];
+  private readonly streams: ReadStream[] = [];
+  /** Where the output goes: the caller's terminal, reopened (openOutput). */
+  private readonly out: number | undefined;
+  /** fds the proxy opened and closes. */
+  private readonly fds: number[] = [];
+  private outBroken = false;
+  private hungUp = false;
+  private log: number | undefined;
+  private readonly onWinch: () => void;
+  private readonly onExit: () => void;
+  private input: MasterWriter | undefined;
+  private finished = false;
+
+  constructor(private readonly proc: AttachedProcess, session: PtySession, private readonly libc: Libc) {
+    this.master = session.master;
+    this.log = session.log;
+    const [stdin, stdout, stderr] = session.terminals;
+    const output = stdout ?? stderr ?? stdin!;
+    this.onExit = () => this.restoreModes();
+    this.onWinch = () => this.resize(stdin ?? output);
+    process.on('exit', this.onExit);
+    try {
+      if (stdin !== null) this.setMode(stdin, rawTermios);
+      if (stdin === null || !sameTerminal(stdin, output)) this.setMode(output, rawOutputTermios);
+      this.resize(stdin ?? output);
+      process.on('SIGWINCH', this.onWinch);
+      this.out = openOutput(output);
+      if (this.out !== output) this.fds.push(this.out);
+      this.readMaster();
+      if (stdin !== null) this.readInput(stdin);
+    } catch (err) {
+      this.finish();
+      throw err;
+    }
+  }
+
+  /** After the command's exit: read the rest of its output, then put everything back. */
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    try {
+      this.drain();
+    } finally {
+      process.off('SIGWINCH', this.onWinch);
+      this.input?.close();
+      for (const s of this.streams) s.destroy();
+      for (const fd of [...this.fds, this.master]) closeQuietly(fd);
+      if (this.log !== undefined) closeQuietly(this.log);
+      this.restoreModes();
+      process.off('exit', this.onExit);
+      detachHungUpStdio(this.libc);
+    }
+  }
+
+  private setMode(fd: number, mode: (original: Buffer) => Buffer): void {
+    const original = getTermios(this.libc, fd);
+    // Saved first: a failure half way still restores.
+    this.modes.push({ fd, original });
+    setTermios(this.libc, fd, mode(original));
+  }
+
+  private restoreModes(): void {
+    for (const { fd, original } of this.modes.splice(0).reverse()) {
+      try {
+        setTermios(this.libc, fd, original, true);
+      } catch {
+        // The terminal is gone (EIO): nothing left to restore.
+      }
+    }
+  }
+
+  private resize(from: number): void {
+    try {
+      setWinsize(this.libc, this.master, getWinsize(this.libc, from));
+    } catch {
+      // The caller's terminal is gone; the command keeps its last size.
+    }
+  }
+
+  /**
+   * Output, read through libuv on a duplicate of the master (the stream owns
+   * and closes it on EIO); the master itself stays ours for the final drain,
+   * the input and the ioctls. Never paused: delivery is synchronous, so the
+   * drain after exit continues exactly where the stream stopped.
+   */
+  private readMaster(): void {
+    const stream = new ReadStream(this.libc.fcntl(this.master, F_DUPFD_CLOEXEC, 0));
+    this.streams.push(stream);
+    stream.on('data', (chunk: Buffer) => this.deliver(chunk));
+    stream.on('error', () => { /* EIO: the command side is all closed; the drain confirms it */ });
+  }
+
+  private readInput(fd: number): void {
+    // On a duplicate: libuv reads a terminal through a description of its
+    // own, which it puts over the fd it was given (and leaves that fd open);
+    // the caller's fd stays as it was.
+    const dup = this.libc.fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    this.fds.push(dup);
+    const stream = new ReadStream(dup);
+    this.streams.push(stream);
+    const input = (this.input = new MasterWriter(this.master, (high) => (high ? stream.pause() : stream.resume())));
+    let last: number | undefined;
+    stream.on('data', (chunk: Buffer) => {
+      last = chunk[chunk.length - 1];
+      input.write(chunk);
+    });
+    let ended = false;
+    const end = () => {
+      if (ended || this.finished) return;
+      ended = true;
+      if (!isTerminal(this.libc, fd)) { // a hung-up terminal refuses every ioctl
+        this.hangUp();
+        return;
+      }
+      // The command's terminal decides what EOF is: its VEOF, read from the
+      // master (TCGETS there returns the slave's settings).
+      let eof: number;
+      try {
+        eof = eofChar(getTermios(this.libc, this.master));
+      } catch {
+        return;
+      }
+      const partialLine = last !== undefined && last !== CR && last !== LF && last !== eof;
+      input.write(Buffer.from(partialLine ? [eof, eof] : [eof]));
+    };
+    stream.on('end', end);
+    stream.on('error', end); // EIO: the caller's terminal hung up
+  }
+
+  private deliver(chunk: Buffer): void {
+    if (this.log !== undefined) {
+      try {
+        writeAll(this.log, chunk);
+      } catch {
+        closeQuietly(this.log); // a full disk must not stop the session
+        this.log = undefined;
+      }
+    }
+    if (this.out !== undefined && !this.outBroken) {
+      try {
+        writeAll(this.out, chunk);
+      } catch {
+        this.outBroken = true; // the terminal went away; keep reading so the command never blocks
+        this.hangUp();
+      }
+    }
+  }
+
+  private hangUp(): void {
+    if (this.hungUp || this.finished) return;
+    this.hungUp = true;
+    this.proc.kill('SIGHUP');
+  }
+
+  /** Read the master to its end: EIO when nobody holds the slave any more, EAGAIN when a background process still does. */
+  private drain(): void {
+    const buf = Buffer.allocUnsafe(64 * 1024);
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(this.master, buf, 0, buf.length, null);
+      } catch {
+        return;
+      }
+      if (n === 0) return;
+      this.deliver(Buffer.from(buf.subarray(0, n)));
+    }
+  }
+}
+
+/**
+ * The output terminal, opened anew: a description of our own that blocks, so
+ * that a slow terminal slows the command down instead of filling memory, and
+ * whatever shares the caller's description is not affected. The fd as is,
+ * when the terminal cannot be reopened.
+ */
+function openOutput(fd: number): number {
+  try {
+    return openSync(`/proc/self/fd/${fd}`, constants.O_WRONLY | constants.O_NOCTTY);
+  } catch {
+    return fd;
+  }
+}
+
+function writeAll(fd: number, data: Buffer): void {
+  let off = 0;
+  while (off < data.length) {
+    try {
+      off += writeSync(fd, data, off);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1); // a non-blocking fd we could not reopen
+    }
+  }
+}
+
+const EIO = 5;
+
+/**
+ * Node 20 aborts at exit when it cannot restore the startup mode of a std fd
+ * whose terminal has hung up (nodejs/node#51519, fixed in #58200); it skips
+ * fds that no longer refer to the file they did at startup. So a std fd on a
+ * hung-up terminal — useless from now on — is pointed at /dev/null, and the
+ * command's exit status survives the terminal.
+ */
+function detachHungUpStdio(libc: Libc): void {
+  for (const fd of [0, 1, 2]) {
+    try {
+      getTermios(libc, fd);
+    } catch (err) {
+      if (!(err instanceof SyscallError && err.errno === EIO)) continue;
+      const devNull = openSync('/dev/null', constants.O_RDWR);
+      try {
+        libc.syscall('dup3', [devNull, fd, 0]);
+      } catch {
+        // keep going: the worst case is Node's abort message
+      } finally {
+        closeSync(devNull);
+      }
+    }
+  }
+}
+
+function isTerminal(libc: Libc, fd: number): boolean {
+  try {
+    getTermios(libc, fd);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function sameTerminal(a: number, b: number): boolean {
+  return a === b || fstatSync(a).rdev === fstatSync(b).rdev;
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
+  }
+}
