@@ -9,8 +9,10 @@
  * The snapshot is used when dist/snapshot/node names the node binary that
  * built it and that file is unchanged (inode, size, mtime: node refuses a
  * snapshot made by another version), and NODE_OPTIONS is empty (V8 flags
- * other than the snapshot's make node refuse it too). The snapshot itself
- * goes on from the modules when a file it was built from has changed.
+ * other than the snapshot's make node refuse it too); not for --version,
+ * which bin/run.js answers from three small modules sooner than node
+ * deserializes the snapshot's heap. The snapshot itself goes on from the
+ * modules when a file it was built from has changed.
  *
  * A program, not a shell script: a shell exports PWD, and the attached
  * command gets the caller's environment as it was, as with lxc-attach.
@@ -51,6 +53,15 @@ static int node_unchanged(const char *record, char *node, size_t size)
 	       (unsigned long long)st.st_mtim.tv_nsec == nsec;
 }
 
+/* --version among the options (before --), as main.ts reads it. */
+static int version_only(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--version") == 0)
+			return 1;
+	return 0;
+}
+
 /* dir/rel into out; 0 when it does not fit. */
 static int join(char *out, const char *dir, const char *rel)
 {
@@ -80,7 +91,7 @@ int main(int argc, char **argv)
 	if (!args)
 		return 127;
 	const char *options = getenv("NODE_OPTIONS");
-	if ((!options || !*options) && join(blob, cli, "dist/snapshot/attachkit.blob") && access(blob, R_OK) == 0 &&
+	if ((!options || !*options) && !version_only(argc, argv) && join(blob, cli, "dist/snapshot/attachkit.blob") && access(blob, R_OK) == 0 &&
 	    join(record, cli, "dist/snapshot/node") && node_unchanged(record, node, sizeof(node))) {
 		args[0] = node;
 		args[1] = "--snapshot-blob";
