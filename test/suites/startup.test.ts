@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { runCli } from '../helpers/cli.js';
+import { CLI, runCli } from '../helpers/cli.js';
 
 const CLI_ROOT = fileURLToPath(new URL('../../../packages/cli/', import.meta.url));
 const SNAPSHOT = join(CLI_ROOT, 'dist/snapshot');
@@ -48,6 +48,17 @@ describe('start-up: the launcher and the V8 start-up snapshot (docs/startup.md)'
     assert.equal(fromSnapshot.code, 0, fromSnapshot.stderr);
     assert.equal(fromSnapshot.stdout, fromModules.stdout);
     assert.deepEqual(fromSnapshot.stdout.trim().split('\n').sort(), [`PATH=${env.PATH}`, 'FOO=bar baz', 'container=lxc'].sort());
+  });
+
+  it('should end quietly with status 0 when its stdout is closed (`| head`), from the snapshot and from the modules', async () => {
+    for (const argv of [[CLI, 'stages'], [process.execPath, join(CLI_ROOT, 'bin/run.js'), 'stages']]) {
+      const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout.destroy();
+      let stderr = '';
+      child.stderr.on('data', (d) => { stderr += d; });
+      const code = await new Promise((resolve) => child.on('close', resolve));
+      assert.deepEqual({ code, stderr }, { code: 0, stderr: '' }, argv.join(' '));
+    }
   });
 
   it('should start help from the modules: its width and colours follow the terminal', async () => {

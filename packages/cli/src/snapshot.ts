@@ -25,6 +25,8 @@ import { defaultPlugins } from './pipeline.js';
  * changed.
  */
 
+type StdStream = 'stdout' | 'stderr';
+
 /** A file the snapshot was built from, with its size and mtime then. */
 type Input = readonly [path: string, size: number, mtimeMs: number];
 
@@ -34,6 +36,12 @@ const DEBUG_SWITCHES = ['DEBUG', 'CLI_FLAGS_DEBUG', 'NODE_DEBUG'];
 
 let inputs: Input[] = [];
 let plugins: Map<string, Plugin>;
+/**
+ * 'error' listeners that modules put on process.stdout and process.stderr
+ * when evaluated: oclif's command module swallows EPIPE on stdout (`attachkit
+ * stages | head`). A snapshot starts with new streams; the listeners go on them.
+ */
+let streamListeners: Array<[StdStream, (err: Error) => void]> = [];
 
 /** oclif's plugins as `Config.load` finds them: the root (this package, its commands from this bundle) and its core plugins. */
 async function loadPlugins(): Promise<Map<string, Plugin>> {
@@ -114,6 +122,8 @@ async function mainFromModules(argv: readonly string[], reason: string): Promise
 
 if (startupSnapshot.isBuildingSnapshot()) {
   const files = JSON.parse(readFileSync(process.env.ATTACHKIT_SNAPSHOT_INPUTS!, 'utf8')) as string[];
+  streamListeners = (['stdout', 'stderr'] as const).flatMap((name) =>
+    process[name].listeners('error').map((listener): [StdStream, (err: Error) => void] => [name, listener as (err: Error) => void]));
   // Settled before the heap is saved (node runs the event loop dry first); a failure fails the build.
   void (async () => {
     plugins = await loadPlugins();
@@ -123,6 +133,7 @@ if (startupSnapshot.isBuildingSnapshot()) {
   })();
 
   startupSnapshot.setDeserializeMainFunction(() => {
+    for (const [name, listener] of streamListeners) process[name].on('error', listener);
     // `node --snapshot-blob BLOB -- ARGS`: process.argv is [node, ...ARGS].
     const argv = process.argv.slice(1);
     const reason = modulesNeeded(argv);
