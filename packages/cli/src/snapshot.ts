@@ -16,13 +16,11 @@ import { defaultPlugins } from './pipeline.js';
  * oclif's plugins loaded then, and `node --snapshot-blob` (native/launcher.c)
  * starts with them in its heap. koffi and node-pty load on first use.
  *
- * What a module computed from the environment when it was evaluated stays as
- * it was at build time (a clean environment, no terminal). In oclif that is
- * help's width and colours, and the debug switches (the width of oclif's
- * parse errors too, but the CLI prints those on one line); so help, and runs
- * with a debug switch set, start from the modules on disk, as does a plugin's
- * command (oclif imports those from disk), and everything once an input has
- * changed.
+ * What a module does when it is evaluated happens once, at build time, in a
+ * clean environment with no terminal. So help (its width and colours), a run
+ * with a debug switch set, a plugin's command (oclif imports those from disk)
+ * and every run once an input has changed start from the modules on disk;
+ * and the listeners modules put on stdout and stderr go on the new streams.
  */
 
 type StdStream = 'stdout' | 'stderr';
@@ -47,6 +45,7 @@ let streamListeners: Array<[StdStream, (err: Error) => void]> = [];
 async function loadPlugins(): Promise<Map<string, Plugin>> {
   const root = new Plugin({ isRoot: true, root: CLI_ROOT });
   // What oclif's `explicit` discovery would import from disk: code in a snapshot has no dynamic import().
+  // A private field of oclif's Plugin: were it renamed, load() would try the import and fail the build.
   (root as unknown as { commandCache: typeof COMMANDS }).commandCache = COMMANDS;
   await root.load();
   const loaded = new Map<string, Plugin>([[root.name, root]]);
