@@ -16,7 +16,7 @@ BYTES=$((MB * 1048576))
 
 [ "$(lxc-info -n "$NAME" -sH 2>/dev/null)" = RUNNING ] || bash test/lxc/make-container.sh "$NAME" >/dev/null
 PID=$(lxc-info -n "$NAME" -pH)
-AK="node $PWD/packages/cli/bin/run.js --pid $PID --"
+AK="$PWD/packages/cli/build/attachkit --pid $PID --"
 LXC="lxc-attach -n $NAME --"
 
 # seconds for one run of a command line under script(1), its output discarded

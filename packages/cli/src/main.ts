@@ -7,7 +7,7 @@ import { CliLog, logOptionsFrom, setCliLog } from './log.js';
 import { oneLine } from './one-line.js';
 
 /** Commands other than attach; anything else is an attach, so `attachkit --pid 1 -- id` works as lxc-attach's line does. */
-const COMMANDS = new Set(['attach', 'stages', 'doctor', 'autocomplete', 'help']);
+const COMMANDS = new Set(['attach', 'stages', 'doctor', 'autocomplete']);
 const PASS_THROUGH = new Set(['--help', '-h']);
 const PACKAGE_JSON = new URL('../../package.json', import.meta.url);
 /** Where oclif finds the CLI's package.json. */
@@ -33,7 +33,8 @@ export async function main(argv: readonly string[], { oclif = CLI_ROOT, startup 
   log.write('DEBUG', 'startup', startup);
   const first = argv[0];
   const args = expandBareElevated(argv);
-  const routed = first !== undefined && (COMMANDS.has(first) || PASS_THROUGH.has(first)) ? args : ['attach', ...args];
+  const routed = first === 'help' ? [...args.slice(1, 2), '--help'] // `help [COMMAND]`, as oclif's help plugin would
+    : first !== undefined && (COMMANDS.has(first) || PASS_THROUGH.has(first)) ? args : ['attach', ...args];
   const { run, flush } = await import('@oclif/core');
   try {
     await run(routed, oclif);
