@@ -4,7 +4,8 @@
 import { spawnSync } from 'node:child_process';
 import { startSandbox } from '../test/dist/sandbox/index.js';
 
-const cli = new URL('../packages/cli/bin/run.js', import.meta.url).pathname;
+// The launcher that package.json's bin names (the start-up snapshot, else the modules).
+const cli = new URL('../packages/cli/build/attachkit', import.meta.url).pathname;
 const probes = [
   ['hostname', 'hostname'],
   ['pid namespace', 'readlink /proc/self/ns/pid'],
@@ -31,12 +32,12 @@ try {
   console.log(`sandbox container started: init pid ${sandbox.pid}, hostname ${sandbox.hostname}${sandbox.cgroupDir ? `, cgroup ${sandbox.cgroupDir}` : ''}`);
   if (userCommand.length) {
     console.log(`$ attachkit --pid ${sandbox.pid} -- ${userCommand.join(' ')}`);
-    status = spawnSync(process.execPath, [cli, '--pid', String(sandbox.pid), '--', ...userCommand], { stdio: 'inherit' }).status ?? 1;
+    status = spawnSync(cli, ['--pid', String(sandbox.pid), '--', ...userCommand], { stdio: 'inherit' }).status ?? 1;
   } else {
-    console.log(`$ attachkit stages\n${spawnSync(process.execPath, [cli, 'stages'], { encoding: 'utf8' }).stdout}`);
+    console.log(`$ attachkit stages\n${spawnSync(cli, ['stages'], { encoding: 'utf8' }).stdout}`);
     const host = spawnSync('sh', ['-c', script], { encoding: 'utf8' });
     console.log(`$ attachkit --pid ${sandbox.pid} -- sh -c '<probes>'`);
-    const inside = spawnSync(process.execPath, [cli, '--pid', String(sandbox.pid), '--', 'sh', '-c', script], { encoding: 'utf8' });
+    const inside = spawnSync(cli, ['--pid', String(sandbox.pid), '--', 'sh', '-c', script], { encoding: 'utf8' });
     if (inside.status !== 0) {
       process.stderr.write(inside.stderr);
       status = inside.status ?? 1;

@@ -1,7 +1,15 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const CLI = fileURLToPath(new URL('../../../packages/cli/bin/run.js', import.meta.url));
+/** The CLI's launcher (package.json "bin"): from its start-up snapshot, or from its modules when that cannot be used (docs/startup.md). */
+export const CLI = fileURLToPath(new URL('../../../packages/cli/build/attachkit', import.meta.url));
+const SNAPSHOT = fileURLToPath(new URL('../../../packages/cli/dist/snapshot/attachkit.blob', import.meta.url));
+const RUN_JS = fileURLToPath(new URL('../../../packages/cli/bin/run.js', import.meta.url));
+
+/** Whether a command line is attachkit's: the launcher has exec'd node with the snapshot, or with bin/run.js. */
+export function isAttachkit(argv: readonly string[]): boolean {
+  return argv.includes(SNAPSHOT) || argv.includes(RUN_JS);
+}
 
 export interface CliResult {
   readonly code: number | null;
@@ -13,7 +21,7 @@ export interface CliResult {
 /** Run the attachkit CLI as a user would; `prefix` runs it under a wrapper (setpriv ...). */
 export function runCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; prefix?: readonly string[] } = {}): Promise<CliResult> {
   const { prefix = [], ...spawnOptions } = options;
-  const [file, ...rest] = [...prefix, process.execPath, CLI, ...args];
+  const [file, ...rest] = [...prefix, CLI, ...args];
   return new Promise((resolve, reject) => {
     const child = spawn(file!, rest, { stdio: ['ignore', 'pipe', 'pipe'], ...spawnOptions });
     let stdout = '';

@@ -1,14 +1,14 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CLI } from './cli.js';
+import { CLI, isAttachkit } from './cli.js';
 
 /** Quote for sh. */
 export const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** The attachkit command line, for a shell: `attachkit --pid PID [args]`. */
 export function attachkitLine(pid: number, args: readonly string[]): string {
-  return [process.execPath, CLI, '--pid', String(pid), ...args].map(q).join(' ');
+  return [CLI, '--pid', String(pid), ...args].map(q).join(' ');
 }
 
 export interface ScriptResult {
@@ -63,7 +63,7 @@ export function processWith(match: (argv: readonly string[]) => boolean): number
 
 /** The pid of the attachkit process whose command line contains `marker`. */
 export function attachkitPid(marker: string): number | undefined {
-  return processWith((argv) => argv.includes(CLI) && argv.some((a) => a.includes(marker)));
+  return processWith((argv) => isAttachkit(argv) && argv.some((a) => a.includes(marker)));
 }
 
 /** A tmux server of our own (its own socket), for driving an interactive session. */

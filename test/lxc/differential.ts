@@ -54,7 +54,7 @@ export function lxcAttach(args: readonly string[], options: RunOptions = {}): Pr
 }
 
 export function attachkit(args: readonly string[], options: RunOptions = {}): Promise<Run> {
-  return run(process.execPath, [CLI, ...args], options);
+  return run(CLI, args, options);
 }
 
 /** The same arguments through lxc-attach and attachkit, one after the other. */

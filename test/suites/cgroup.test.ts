@@ -92,7 +92,7 @@ describe('enter-cgroup (real cgroups, every hierarchy of this host)', () => {
     const unified = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')).find((h) => h.unified)!;
     // In a private mount namespace of the test's own, the cgroup2 mount is made read-only.
     const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c',
-      `mount -o remount,bind,ro ${unified.mountPoint} && exec "$0" "$@"`, process.execPath, CLI, '--pid', String(sandbox.pid), '--', 'true'], { encoding: 'utf8' });
+      `mount -o remount,bind,ro ${unified.mountPoint} && exec "$0" "$@"`, CLI, '--pid', String(sandbox.pid), '--', 'true'], { encoding: 'utf8' });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /^attachkit: enter-cgroup: open\(\S+\/cgroup.procs, O_WRONLY\) failed: EROFS \(Read-only file system\) \(the cgroup is not writable; -e CGROUP attaches without moving\)\n$/);
   });

@@ -22,7 +22,7 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** A shell line running one tool with these arguments. */
 const line = (tool: 'lxc' | 'attachkit', args: readonly string[]) =>
-  (tool === 'lxc' ? ['lxc-attach', ...args] : [process.execPath, CLI, ...args]).map(q).join(' ');
+  (tool === 'lxc' ? ['lxc-attach', ...args] : [CLI, ...args]).map(q).join(' ');
 
 /** The terminal's bytes with lxc-attach's extra CR taken out: what the command's pty sent. */
 const unCR = (r: ScriptResult) => Buffer.from(r.output.toString('latin1').replace(/\r+\n/g, '\r\n'), 'latin1');

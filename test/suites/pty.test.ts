@@ -148,7 +148,7 @@ describe('the terminal: a pty for the std fds that are terminals, proxied (under
 
   it("should forward SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH without a pty, and exit with the command's status", async () => {
     for (const sig of ['TERM', 'HUP', 'INT', 'QUIT', 'USR1', 'USR2', 'WINCH'] as const) {
-      const child = spawn(process.execPath, [CLI, '--pid', String(sandbox.pid), '--', 'sh', '-c',
+      const child = spawn(CLI, ['--pid', String(sandbox.pid), '--', 'sh', '-c',
         `trap "echo ${sig}; exit 7" ${sig}; echo ready; while :; do sleep 0.05; done`], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       child.stdout.on('data', (d) => { out += d; });

@@ -1,16 +1,27 @@
 import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Interfaces } from '@oclif/core';
 import { expandBareElevated } from './argv.js';
 import { CliLog, logOptionsFrom, setCliLog } from './log.js';
 import { oneLine } from './one-line.js';
 
 /** Commands other than attach; anything else is an attach, so `attachkit --pid 1 -- id` works as lxc-attach's line does. */
-const COMMANDS = new Set(['attach', 'stages', 'doctor', 'autocomplete', 'help']);
+const COMMANDS = new Set(['attach', 'stages', 'doctor', 'autocomplete']);
 const PASS_THROUGH = new Set(['--help', '-h']);
 const PACKAGE_JSON = new URL('../../package.json', import.meta.url);
+/** Where oclif finds the CLI's package.json. */
+export const CLI_ROOT = dirname(fileURLToPath(PACKAGE_JSON));
+
+export interface MainOptions {
+  /** What oclif loads: the CLI_ROOT package, or the start-up snapshot's plugins. */
+  readonly oclif?: Interfaces.LoadOptions;
+  /** How this process started, for the log at DEBUG (docs/startup.md). */
+  readonly startup?: string;
+}
 
 /** `attachkit ARGS`: route to a command (attach by default) and run it under oclif. */
-export async function main(argv: readonly string[]): Promise<void> {
+export async function main(argv: readonly string[], { oclif = CLI_ROOT, startup = 'from the modules' }: MainOptions = {}): Promise<void> {
   const options = argv.slice(0, argv.includes('--') ? argv.indexOf('--') : argv.length);
   if (options.includes('--version')) {
     // As lxc-attach --version: the version alone, on stdout; no framework to load for it.
@@ -19,12 +30,14 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
   const log = new CliLog(logOptionsFrom(argv));
   setCliLog(log);
+  log.write('DEBUG', 'startup', startup);
   const first = argv[0];
   const args = expandBareElevated(argv);
-  const routed = first !== undefined && (COMMANDS.has(first) || PASS_THROUGH.has(first)) ? args : ['attach', ...args];
+  const routed = first === 'help' ? [...args.slice(1, 2), '--help'] // `help [COMMAND]`, as oclif's help plugin would
+    : first !== undefined && (COMMANDS.has(first) || PASS_THROUGH.has(first)) ? args : ['attach', ...args];
   const { run, flush } = await import('@oclif/core');
   try {
-    await run(routed, fileURLToPath(PACKAGE_JSON));
+    await run(routed, oclif);
     // Terminal writes are synchronous: nothing to flush. And a terminal that
     // hung up during the attach would fail even this empty write (EIO).
     if (!process.stdout.isTTY) await flush();

@@ -13,8 +13,13 @@ export function executorPath(): string {
     ?? fileURLToPath(new URL('../../../build/attachkit-executor', import.meta.url));
 }
 
-/** Above any fd number the spawn maps stdio to, so the spawn cannot overwrite it. */
-const IMAGE_FD_FLOOR = 512;
+/**
+ * Above any fd number the spawn maps stdio to, so the spawn cannot overwrite
+ * it; and below 256, the size of a fresh Node process's fd table: growing the
+ * table of a multi-threaded process waits for an RCU grace period
+ * (expand_fdtable, fs/file.c), 8-18 ms here, on every CLI run.
+ */
+const IMAGE_FD_FLOOR = 192;
 
 const images = new WeakMap<Libc, number>();
 

@@ -1,4 +1,4 @@
-import koffi from 'koffi';
+import { createRequire } from 'node:module';
 import type { InjectionToken } from '../di.js';
 import { SyscallError } from '../errors.js';
 import { CLD_DUMPED, CLD_EXITED, CLD_KILLED, O_CLOEXEC, P_PIDFD, WEXITED, WNOHANG } from './constants.js';
@@ -58,23 +58,31 @@ export interface ReceivedMessage {
 
 export const LIBC: InjectionToken<Libc> = Symbol.for('attachkit.libc');
 
-// struct iovec and struct msghdr (x86_64 and arm64 LP64 layout, see <bits/socket.h>).
-// Their pointer fields take Buffers: koffi passes the Buffer's own memory.
-// Anonymous types: a second copy of this module in the process must not clash on names.
-const IOVEC = koffi.struct({ base: 'void *', len: 'size_t' });
-const MSGHDR = koffi.struct({
-  name: 'void *', namelen: 'uint32_t', iov: koffi.pointer(IOVEC), iovlen: 'size_t',
-  control: 'void *', controllen: 'size_t', flags: 'int',
-});
 interface MsgHdr {
   name: null; namelen: number; iov: Array<{ base: Uint8Array; len: number }>; iovlen: number;
   control: Uint8Array | null; controllen: number; flags: number;
 }
 const EINTR = 4;
 
+/**
+ * koffi, loaded when the first KoffiLibc is made rather than at import: a
+ * native addon cannot be part of the CLI's V8 start-up snapshot
+ * (docs/startup.md), and commands that never call libc need not load it.
+ */
+let koffi!: typeof import('koffi');
+const loadKoffi = () => (koffi ??= createRequire(import.meta.url)('koffi') as typeof import('koffi'));
+
 /** The real libc, through koffi. Loaded once per process. */
 export class KoffiLibc implements Libc {
-  private readonly lib = koffi.load('libc.so.6');
+  private readonly lib = loadKoffi().load('libc.so.6');
+  // struct iovec and struct msghdr (x86_64 and arm64 LP64 layout, see <bits/socket.h>).
+  // Their pointer fields take Buffers: koffi passes the Buffer's own memory.
+  // Anonymous types: a second copy of this module in the process must not clash on names.
+  private readonly iovec = koffi.struct({ base: 'void *', len: 'size_t' });
+  private readonly msghdr = koffi.struct({
+    name: 'void *', namelen: 'uint32_t', iov: koffi.pointer(this.iovec), iovlen: 'size_t',
+    control: 'void *', controllen: 'size_t', flags: 'int',
+  });
   private readonly rawSyscall = this.lib.func('long syscall(long number, ...)');
   private readonly rawWaitid = this.lib.func('int waitid(int idtype, uint32_t id, _Out_ uint8_t *infop, int options)');
   private readonly rawMemfd = this.lib.func('int memfd_create(const char *name, unsigned int flags)');
@@ -85,8 +93,8 @@ export class KoffiLibc implements Libc {
   private readonly rawPipe2 = this.lib.func('int pipe2(_Out_ int *fds, int flags)');
   private readonly rawSocket = this.lib.func('int socket(int domain, int type, int protocol)');
   private readonly rawConnect = this.lib.func('int connect(int fd, const uint8_t *addr, uint32_t addrlen)');
-  private readonly rawSendmsg = this.lib.func('sendmsg', 'long', ['int', koffi.pointer(MSGHDR), 'int']);
-  private readonly rawRecvmsg = this.lib.func('recvmsg', 'long', ['int', koffi.inout(koffi.pointer(MSGHDR)), 'int']);
+  private readonly rawSendmsg = this.lib.func('sendmsg', 'long', ['int', koffi.pointer(this.msghdr), 'int']);
+  private readonly rawRecvmsg = this.lib.func('recvmsg', 'long', ['int', koffi.inout(koffi.pointer(this.msghdr)), 'int']);
   private readonly rawSetsockopt = this.lib.func('int setsockopt(int fd, int level, int name, const uint8_t *value, uint32_t len)');
   private readonly rawGetsockopt = this.lib.func('int getsockopt(int fd, int level, int name, _Out_ uint8_t *value, _Inout_ uint32_t *len)');
 
