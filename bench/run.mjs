@@ -5,14 +5,16 @@
 // Run as root after the build: `pnpm bench` (or `node bench/run.mjs`).
 // Nothing here is asserted: the figures are reported, as ratios, for people.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultPipeline } from '@attachkit/cli';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = join(ROOT, 'packages/cli/bin/run.js');
+// The CLI as installed: its launcher (V8 start-up snapshot, docs/startup.md) when built, else node and the modules.
+const LAUNCHER = join(ROOT, 'packages/cli/build/attachkit');
+const CLI = existsSync(LAUNCHER) ? [LAUNCHER] : [process.execPath, join(ROOT, 'packages/cli/bin/run.js')];
 const CONTAINER = process.env.BENCH_CONTAINER ?? 'attachkit-bench';
 const QUICK = process.argv.includes('--quick'); // fewer samples, for trying the script out
 const RUNS = QUICK ? 5 : 21;
@@ -32,7 +34,7 @@ if (process.getuid?.() !== 0) {
 
 // ── tools ──────────────────────────────────────────────────────────────
 const TOOLS = {
-  attachkit: (args) => [process.execPath, CLI, '-n', CONTAINER, ...args],
+  attachkit: (args) => [...CLI, '-n', CONTAINER, ...args],
   'lxc-attach': (args) => ['lxc-attach', '-n', CONTAINER, ...args],
 };
 
@@ -199,7 +201,7 @@ for (const n of CONCURRENCY) {
 const lxcVersion = spawnSync('lxc-attach', ['--version'], { encoding: 'utf8' }).stdout.trim();
 const machine = {
   date: new Date().toISOString(), kernel: release(), node: process.version, lxc: lxcVersion,
-  cpus: cpus().length, cpu: cpus()[0]?.model, container: CONTAINER, seconds: round((now() - started) / 1000, 1),
+  cpus: cpus().length, cpu: cpus()[0]?.model, container: CONTAINER, cli: CLI.join(' '), seconds: round((now() - started) / 1000, 1),
 };
 const ratio = (a, b) => round(a / b);
 const rows = [
@@ -225,7 +227,7 @@ const mark = (met) => (met === undefined ? '—' : met ? 'yes' : 'no');
 const md = [
   `# attachkit beside lxc-attach`,
   '',
-  `${machine.date} · Linux ${machine.kernel} · Node ${machine.node} · lxc-attach ${machine.lxc} · ${machine.cpus} × ${machine.cpu} · container \`${CONTAINER}\` (privileged, busybox) · ${machine.seconds} s`,
+  `${machine.date} · Linux ${machine.kernel} · Node ${machine.node} · lxc-attach ${machine.lxc} · ${machine.cpus} × ${machine.cpu} · container \`${CONTAINER}\` (privileged, busybox) · CLI \`${CLI.map((a) => a.replace(`${ROOT}/`, '')).join(' ')}\` · ${machine.seconds} s`,
   '',
   '| measure | attachkit | lxc-attach | ratio | target | met |',
   '| --- | --- | --- | --- | --- | --- |',
