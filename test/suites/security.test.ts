@@ -92,7 +92,7 @@ describe('security: attacks from inside the container, and leaks out of the call
       } finally {
         for (const fd of held) closeSync(fd);
       }
-      const cli = spawnSync('sh', ['-c', 'exec 7</ 8</sys/fs/cgroup; exec "$@"', 'sh', process.execPath, CLI, '--pid', String(box.pid), '--', 'sh', '-c', 'ls /proc/$$/fd'], { encoding: 'utf8' });
+      const cli = spawnSync('sh', ['-c', 'exec 7</ 8</sys/fs/cgroup; exec "$@"', 'sh', CLI, '--pid', String(box.pid), '--', 'sh', '-c', 'ls /proc/$$/fd'], { encoding: 'utf8' });
       assert.deepEqual(cli.stdout.trim().split('\n').sort(), ['0', '1', '2'], cli.stderr);
     });
 
@@ -100,7 +100,7 @@ describe('security: attacks from inside the container, and leaks out of the call
     it('should hand on exactly the fds --preserve-fds names, as 3, 4, … and refuse ones the caller did not pass', async () => {
       const out = join(scratch, 'preserved-out');
       const script = `exec 3</etc/hostname 4>${out} 7</; exec "$@"`;
-      const r = spawnSync('sh', ['-c', script, 'sh', process.execPath, CLI, '--pid', String(box.pid), '--preserve-fds', '2', '--',
+      const r = spawnSync('sh', ['-c', script, 'sh', CLI, '--pid', String(box.pid), '--preserve-fds', '2', '--',
         'sh', '-c', 'ls /proc/$$/fd; cat <&3; echo through-4 >&4'], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stdout, `0\n1\n2\n3\n4\n${readFileSync('/etc/hostname', 'utf8')}`);
@@ -323,7 +323,7 @@ describe('security: attacks from inside the container, and leaks out of the call
       }
       const look = 'keyctl search @s user attachkit-secret >/dev/null 2>&1 && echo visible || echo hidden';
       const r = spawnSync('keyctl', ['session', '-', 'sh', '-c',
-        `keyctl add user attachkit-secret hunter2 @s >/dev/null && ${look} && exec "$@"`, 'sh', process.execPath, CLI, '--pid', String(box.pid), '--', 'sh', '-c', look],
+        `keyctl add user attachkit-secret hunter2 @s >/dev/null && ${look} && exec "$@"`, 'sh', CLI, '--pid', String(box.pid), '--', 'sh', '-c', look],
       { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
       assert.deepEqual(r.stdout.trim().split('\n').slice(-2), ['visible', 'hidden'], 'the caller sees it, the command does not');
