@@ -105,6 +105,12 @@ function runProcess(argv) {
 }
 
 // ── setup ──────────────────────────────────────────────────────────────
+for (const [tool, pkg] of [['/usr/bin/time', 'time'], ['/usr/bin/script', 'bsdutils']]) {
+  if (!existsSync(tool)) {
+    console.error(`the benchmark needs ${tool} (Debian: ${pkg}; scripts/setup-test-deps.sh installs it)`);
+    process.exit(1);
+  }
+}
 log(`container ${CONTAINER}: making sure it exists and runs (test/lxc/make-container.sh)`);
 const made = spawnSync('bash', [join(ROOT, 'test/lxc/make-container.sh'), CONTAINER], { encoding: 'utf8' });
 if (made.status !== 0) {

@@ -7,10 +7,12 @@
 # - uidmap: newuidmap, for the user-namespaced sandbox (unshare --map-users).
 # - bsdutils, tmux, bsdextrautils: script(1), tmux and hexdump drive the
 #   terminal suites.
+# - keyutils: keyctl, for the security suite's session-keyring case.
+# - time: GNU time, the benchmark's peak RSS (bench/run.mjs).
 set -euo pipefail
 installed() { dpkg-query -W -f '${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
 missing=()
-for pkg in lxc busybox-static uidmap bsdutils tmux bsdextrautils; do
+for pkg in lxc busybox-static uidmap bsdutils tmux bsdextrautils keyutils time; do
   installed "$pkg" || missing+=("$pkg")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

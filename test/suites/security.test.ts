@@ -316,11 +316,8 @@ describe('security: attacks from inside the container, and leaks out of the call
     // Keys are not namespaced: a command that kept the caller's session
     // keyring could read every key in it. The executor joins a fresh
     // anonymous session keyring (keyctl(KEYCTL_JOIN_SESSION_KEYRING)) before
-    // it joins anything.
+    // it joins anything. (keyctl: keyutils, from scripts/setup-test-deps.sh.)
     it("should not show a key of the caller's session keyring inside", () => {
-      if (spawnSync('sh', ['-c', 'command -v keyctl']).status !== 0) {
-        execFileSync('sh', ['-c', 'apt-get install -y -qq keyutils >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq keyutils >/dev/null)']);
-      }
       const look = 'keyctl search @s user attachkit-secret >/dev/null 2>&1 && echo visible || echo hidden';
       const r = spawnSync('keyctl', ['session', '-', 'sh', '-c',
         `keyctl add user attachkit-secret hunter2 @s >/dev/null && ${look} && exec "$@"`, 'sh', CLI, '--pid', String(box.pid), '--', 'sh', '-c', look],
