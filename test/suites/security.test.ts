@@ -134,7 +134,10 @@ describe('security: attacks from inside the container, and leaks out of the call
     // in the container's user namespace. Root of the container must not
     // ptrace it, steal its fds or read its memory: the executor made itself
     // non-dumpable (PR_SET_DUMPABLE 0) before joining anything, so every
-    // access needs CAP_SYS_PTRACE in the host's user namespace.
+    // access needs CAP_SYS_PTRACE in the host's user namespace. (Without it,
+    // ptrace, pidfd_getfd and the exe link are open to root inside; the
+    // fd, environ and mem files stay closed all the same, being owned by
+    // the host's root, whom the container cannot map.)
     it('should refuse ptrace, pidfd_getfd and /proc/<pid>/{fd,environ,mem,exe} to root inside', async () => {
       const pipeline = defaultPipeline();
       const paused = pipeline.clone().add(pauseIn('cwd')).spawn({ target: { pid: unpriv.pid }, command: ['true'], stdio: [...piped] });
