@@ -21,9 +21,6 @@ export const TIOCGPTPEER = 0x5441;
 export const O_NOCTTY = 0o400;
 export const O_RDWR = 0o2;
 
-export const F_GETFL = 3;
-export const F_SETFL = 4;
-export const O_NONBLOCK = 0o4000;
 
 /** struct termios: four tcflag_t, c_line, c_cc[19]. */
 export const TERMIOS_SIZE = 36;

@@ -1,9 +1,9 @@
 import { closeSync, constants, openSync } from 'node:fs';
 import {
-  F_SETFD, FD_CLOEXEC, imm, optional,
+  F_GETFL, F_SETFD, F_SETFL, FD_CLOEXEC, imm, O_NONBLOCK, optional,
   type AttachRequest, type Libc, type Stage, type StageContext, type StageToggle,
 } from '@attachkit/core';
-import { F_GETFL, F_SETFL, O_NONBLOCK, TIOCSCTTY } from './constants.js';
+import { TIOCSCTTY } from './constants.js';
 import { openContainerPty } from './container-pty.js';
 import { openPtyPair, type PtyPair } from './node-pty.js';
 import { PTY, PTY_SLAVE } from './session.js';

@@ -1,9 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { Socket as PipeSocket } from 'node:net';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
-import type { Socket } from 'node:net';
 import { AttachError, ErrorCodes } from '../errors.js';
-import { SIGKILL } from '../libc/constants.js';
+import { F_GETFL, F_SETFL, O_NONBLOCK, SIGKILL } from '../libc/constants.js';
 import { errnoName } from '../libc/errno.js';
 import type { Libc, ProcessExit } from '../libc/libc.js';
 import type { OpInfo, SerializedProgram } from '../program/program.js';
@@ -54,43 +53,58 @@ export function launch(program: SerializedProgram, options: LaunchOptions): Prom
   const { libc } = options;
   const image = executorImage(libc);
   if (program.fds.length + 4 >= image) throw new AttachError(ErrorCodes.BAD_REQUEST, `too many fds passed to the executor (${program.fds.length})`);
-  // 'pipe' stdio are our own pipes, not child_process's: Node destroys a
-  // child's stdin and drains its output when it exits, and the intermediate
-  // exits long before the command does.
+  // 'pipe' stdio: a pipe whose far end the executor (then the command) gets,
+  // ours as a stream that lives as long as the command, not the executor.
   const pipes = options.stdio.map((opt, i) => (opt === 'pipe' ? ownPipe(libc, i) : undefined));
-  let child: ChildProcess;
-  try {
-    child = spawn(executorImagePath(image), [], {
-      argv0: 'attachkit-executor',
-      env: {},
-      stdio: [...options.stdio.map((opt, i) => pipes[i]?.childEnd ?? opt), 'pipe', ...program.fds],
-    });
-  } finally {
-    for (const p of pipes) if (p) libc.close(p.childEnd);
-  }
+  const devnull = options.stdio.includes('ignore') ? openSync('/dev/null', 'r+') : undefined;
+  const [ours, theirs] = libc.socketpair();
+  const sources = options.stdio.map((opt, i) => pipes[i]?.childEnd ?? (opt === 'inherit' ? i : opt === 'ignore' ? devnull! : opt as number));
   const [stdin, stdout, stderr] = pipes.map((p) => p?.stream ?? null) as [Writable | null, Readable | null, Readable | null];
+  // The command's stdio must block, as a terminal's or a pipe's normally
+  // does; Node makes its own non-blocking, and the open file description is
+  // shared. child_process (libuv) clears it for a child the same way.
+  for (const fd of new Set(sources)) blocking(libc, fd);
+  let pid: number;
+  let pidfd: number;
+  try {
+    // posix_spawn, not child_process: it does not copy the Node process (a
+    // fork of a large heap costs milliseconds), and we reap the executor
+    // ourselves, as we reap the command.
+    pid = libc.spawn(executorImagePath(image), ['attachkit-executor'], [...sources, theirs, ...program.fds]);
+    pidfd = libc.pidfdOpen(pid); // our unreaped child: its pid cannot be reused meanwhile
+  } catch (cause) {
+    libc.close(ours);
+    for (const stream of [stdin, stdout, stderr]) stream?.destroy();
+    throw new AttachError(ErrorCodes.EXECUTOR, `cannot start the executor: ${(cause as Error).message}`, { cause });
+  } finally {
+    libc.close(theirs);
+    for (const p of pipes) if (p) libc.close(p.childEnd);
+    if (devnull !== undefined) closeSync(devnull);
+  }
   return new Promise<Launched>((resolve, reject) => {
-    const sync = child.stdio[3] as Socket;
+    const sync = new PipeSocket({ fd: ours, readable: true, writable: true });
     let pending: Buffer = Buffer.alloc(0);
     let attached: { pid: number; pidfd: number; exit: Promise<ProcessExit> } | undefined;
     let reported: { index: number; errno: number } | undefined;
     let failure: unknown;
     let socketClosed = false;
-    let intermediateDone = false;
+    let intermediate: ProcessExit | undefined;
 
     const abort = (err: unknown) => {
       failure ??= err;
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (!intermediate) {
+        try { libc.pidfdSendSignal(pidfd, SIGKILL); } catch { /* already gone */ }
+      }
       if (attached) {
         try { libc.pidfdSendSignal(attached.pidfd, SIGKILL); } catch { /* already gone */ }
       }
     };
 
     const finish = async () => {
-      if (!socketClosed || !intermediateDone) return;
+      if (!socketClosed || !intermediate) return;
       const error = failure ?? (reported ? opError(program.ops, reported.index, reported.errno)
         : attached ? undefined
-        : new AttachError(ErrorCodes.EXECUTOR, `the executor ended (${describeExit(child)}) before starting the command`));
+        : new AttachError(ErrorCodes.EXECUTOR, `the executor ended (${describeExit(intermediate)}) before starting the command`));
       if (!error && attached) {
         resolve({ ...attached, stdin, stdout, stderr });
         return;
@@ -106,11 +120,7 @@ export function launch(program: SerializedProgram, options: LaunchOptions): Prom
 
     const onMessage = (type: number, index: number, value: number) => {
       if (type === MSG_READY) {
-        const intermediate: IntermediateProcess = {
-          pid: child.pid ?? value,
-          isAlive: () => child.exitCode === null && child.signalCode === null,
-        };
-        options.atSync(intermediate).then(
+        options.atSync({ pid, isAlive: () => intermediate === undefined }).then(
           () => { if (!failure) sync.write('g'); },
           (err) => abort(err),
         );
@@ -137,14 +147,13 @@ export function launch(program: SerializedProgram, options: LaunchOptions): Prom
     });
     sync.on('error', () => { /* EPIPE when the executor dies early: its exit tells why */ });
     sync.on('close', () => { socketClosed = true; void finish(); });
-    child.on('error', (err) => {
-      abort(new AttachError(ErrorCodes.EXECUTOR, `cannot start the executor: ${err.message}`, { cause: err }));
-      // A failed spawn emits no 'exit'.
-      intermediateDone = true;
-      sync.destroy();
+    reaperFor(libc).wait(pidfd).then(
+      (exit) => { intermediate = exit; },
+      (err) => { intermediate = { code: null, signal: null }; abort(err); },
+    ).finally(() => {
+      libc.close(pidfd);
       void finish();
     });
-    child.on('exit', () => { intermediateDone = true; void finish(); });
     sync.write(program.bytes);
   });
 }
@@ -162,6 +171,15 @@ function ownPipe(libc: Libc, i: number): { childEnd: number; stream: Readable | 
     : { childEnd: w, stream: new PipeSocket({ fd: r, readable: true, writable: false }).pipe(new PassThrough()) };
 }
 
+function blocking(libc: Libc, fd: number): void {
+  try {
+    const flags = libc.fcntl(fd, F_GETFL, 0);
+    if (flags & O_NONBLOCK) libc.fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  } catch {
+    // A closed std fd: the executor's own write will say so.
+  }
+}
+
 function opError(ops: readonly OpInfo[], index: number, errno: number): AttachError {
   const op = index === OP_NONE ? undefined : ops[index];
   if (!op) {
@@ -174,6 +192,6 @@ function opError(ops: readonly OpInfo[], index: number, errno: number): AttachEr
   });
 }
 
-function describeExit(child: ChildProcess): string {
-  return child.signalCode ? `killed by ${child.signalCode}` : `exit status ${child.exitCode}`;
+function describeExit(exit: ProcessExit): string {
+  return exit.signal !== null ? `killed by signal ${exit.signal}` : `exit status ${exit.code}`;
 }

@@ -52,6 +52,9 @@ export const CLD_DUMPED = 3;
 export const SIGKILL = 9;
 
 export const AT_FDCWD = -100;
+export const F_GETFL = 3;
+export const F_SETFL = 4;
+export const O_NONBLOCK = 0o4000;
 export const O_RDONLY = 0;
 export const O_WRONLY = 0o1;
 export const O_DIRECTORY = 0o200000;

@@ -1,7 +1,14 @@
 import { createRequire } from 'node:module';
 import type { InjectionToken } from '../di.js';
 import { SyscallError } from '../errors.js';
-import { CLD_DUMPED, CLD_EXITED, CLD_KILLED, O_CLOEXEC, P_PIDFD, WEXITED, WNOHANG } from './constants.js';
+import {
+  AF_UNIX, CLD_DUMPED, CLD_EXITED, CLD_KILLED, F_DUPFD_CLOEXEC, O_CLOEXEC, P_PIDFD, SOCK_CLOEXEC, SOCK_STREAM, WEXITED, WNOHANG,
+} from './constants.js';
+
+const POSIX_SPAWN_SETSIGDEF = 0x04;
+const POSIX_SPAWN_SETSIGMASK = 0x08;
+/** sigset_t in glibc: 1024 bits. */
+const SIGSET_SIZE = 128;
 import { syscallNumber, type SyscallName } from './syscalls.js';
 
 /** How a process ended: `code` for a normal exit, `signal` when a signal killed it. */
@@ -31,6 +38,15 @@ export interface Libc {
   close(fd: number): void;
   /** pipe2(2) with O_CLOEXEC: [read end, write end]. */
   pipe(): [number, number];
+  /** socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC): two connected ends. */
+  socketpair(): [number, number];
+  /**
+   * posix_spawn(3) of `path` with `argv`, an empty environment, every signal
+   * at its default disposition and none blocked, and fds[i] at fd i in the
+   * child. vfork-fast (the Node process is not copied, as a fork would); the
+   * caller reaps the child. Returns its pid.
+   */
+  spawn(path: string, argv: readonly string[], fds: readonly number[]): number;
   /** openat2(2): open `path` below `dirfd` with RESOLVE_* rules (RESOLVE_IN_ROOT keeps a container's symlinks inside it). */
   openat2(dirfd: number, path: string, flags: number, resolve: number): number;
   /** socket(2). */
@@ -91,6 +107,16 @@ export class KoffiLibc implements Libc {
   private readonly rawIoctl = this.lib.func('int ioctl(int fd, unsigned long request, ...)');
   private readonly rawClose = this.lib.func('int close(int fd)');
   private readonly rawPipe2 = this.lib.func('int pipe2(_Out_ int *fds, int flags)');
+  private readonly rawSocketpair = this.lib.func('int socketpair(int domain, int type, int protocol, _Out_ int *fds)');
+  private readonly rawSpawn = this.lib.func('int posix_spawn(_Out_ int *pid, const char *path, const uint8_t *actions, const uint8_t *attr, const char **argv, const char **envp)');
+  private readonly rawActionsInit = this.lib.func('int posix_spawn_file_actions_init(uint8_t *actions)');
+  private readonly rawActionsDup2 = this.lib.func('int posix_spawn_file_actions_adddup2(uint8_t *actions, int fd, int newfd)');
+  private readonly rawActionsDestroy = this.lib.func('int posix_spawn_file_actions_destroy(uint8_t *actions)');
+  private readonly rawAttrInit = this.lib.func('int posix_spawnattr_init(uint8_t *attr)');
+  private readonly rawAttrFlags = this.lib.func('int posix_spawnattr_setflags(uint8_t *attr, short flags)');
+  private readonly rawAttrMask = this.lib.func('int posix_spawnattr_setsigmask(uint8_t *attr, const uint8_t *set)');
+  private readonly rawAttrDefault = this.lib.func('int posix_spawnattr_setsigdefault(uint8_t *attr, const uint8_t *set)');
+  private readonly rawAttrDestroy = this.lib.func('int posix_spawnattr_destroy(uint8_t *attr)');
   private readonly rawSocket = this.lib.func('int socket(int domain, int type, int protocol)');
   private readonly rawConnect = this.lib.func('int connect(int fd, const uint8_t *addr, uint32_t addrlen)');
   private readonly rawSendmsg = this.lib.func('sendmsg', 'long', ['int', koffi.pointer(this.msghdr), 'int']);
@@ -208,6 +234,43 @@ export class KoffiLibc implements Libc {
     const fds = [0, 0];
     if (this.rawPipe2(fds, O_CLOEXEC) < 0) throw new SyscallError('pipe2', koffi.errno(), 'O_CLOEXEC');
     return [fds[0]!, fds[1]!];
+  }
+
+  socketpair(): [number, number] {
+    const fds = [0, 0];
+    if (this.rawSocketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0) throw new SyscallError('socketpair', koffi.errno(), 'AF_UNIX');
+    return [fds[0]!, fds[1]!];
+  }
+
+  spawn(path: string, argv: readonly string[], fds: readonly number[]): number {
+    // Move every source above the target numbers first, so that no dup2 in
+    // the child can overwrite a source a later one still needs.
+    const sources: number[] = [];
+    // glibc's posix_spawn_file_actions_t is 80 bytes and posix_spawnattr_t 336; room to spare.
+    const actions = Buffer.alloc(256);
+    const attr = Buffer.alloc(512);
+    this.rawActionsInit(actions);
+    this.rawAttrInit(attr);
+    try {
+      for (const fd of fds) sources.push(this.fcntl(fd, F_DUPFD_CLOEXEC, fds.length));
+      sources.forEach((fd, i) => this.check('posix_spawn_file_actions_adddup2', this.rawActionsDup2(actions, fd, i)));
+      this.check('posix_spawnattr_setflags', this.rawAttrFlags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK));
+      this.check('posix_spawnattr_setsigmask', this.rawAttrMask(attr, Buffer.alloc(SIGSET_SIZE)));
+      // Node ignores SIGPIPE; ignored signals would survive the exec.
+      this.check('posix_spawnattr_setsigdefault', this.rawAttrDefault(attr, Buffer.alloc(SIGSET_SIZE, 0xff)));
+      const pid = [0];
+      this.check('posix_spawn', this.rawSpawn(pid, path, actions, attr, [...argv, null], [null]), path);
+      return pid[0]!;
+    } finally {
+      this.rawActionsDestroy(actions);
+      this.rawAttrDestroy(attr);
+      for (const fd of sources) this.close(fd);
+    }
+  }
+
+  /** posix_spawn(3) and its helpers return an errno instead of setting errno. */
+  private check(fn: string, err: number, detail?: string): void {
+    if (err !== 0) throw new SyscallError(fn, err, detail);
   }
 
   openat2(dirfd: number, path: string, flags: number, resolve: number): number {
