@@ -1,6 +1,6 @@
-import { closeSync, fstatSync, openSync, readlinkSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, readlinkSync, statSync } from 'node:fs';
 import {
-  LXC_CONTAINER, O_CLOEXEC, O_DIRECTORY, O_PATH, RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV,
+  LXC_CONTAINER, O_CLOEXEC, O_DIRECTORY, O_PATH, openInRoot, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV,
   type StageContext,
 } from '@attachkit/core';
 import { O_NOCTTY, O_RDWR, TIOCGPTN, TIOCGPTPEER, TIOCSPTLCK } from './constants.js';
@@ -54,23 +54,16 @@ function containerDevpts(ctx: StageContext): number | undefined {
       return undefined; // an older monitor: LXC itself falls back to openpty(3)
     }
   }
-  const { pid, pidfd } = ctx.target;
-  if (readlinkSync(`/proc/${pid}/ns/mnt`) === readlinkSync('/proc/self/ns/mnt')) return undefined;
-  let root: number | undefined;
+  if (readlinkSync(`/proc/${ctx.target.pid}/ns/mnt`) === readlinkSync('/proc/self/ns/mnt')) return undefined;
+  let dir: number;
   try {
-    root = openSync(`/proc/${pid}/root`, 'r');
-    ctx.libc.pidfdSendSignal(pidfd, 0);
-    const dir = ctx.libc.openat2(root, 'dev/pts', O_PATH | O_DIRECTORY | O_CLOEXEC, RESOLVE_IN_ROOT);
-    if (sameDevpts(dir)) {
-      closeSync(dir);
-      return undefined;
-    }
-    return dir;
+    dir = openInRoot(ctx.libc, ctx.target, 'dev/pts', O_PATH | O_DIRECTORY | O_CLOEXEC);
   } catch {
     return undefined;
-  } finally {
-    if (root !== undefined) closeSync(root);
   }
+  if (!sameDevpts(dir)) return dir;
+  closeSync(dir);
+  return undefined;
 }
 
 /** A target in its own mount namespace may still see the host's devpts (a bind mount): then ours serves. */
