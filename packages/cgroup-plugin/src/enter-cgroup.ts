@@ -154,6 +154,4 @@ export class EnterCgroup implements Stage {
     ctx.defer(() => closeSync(fd));
     return { procs, fd };
   }
-
-
 }

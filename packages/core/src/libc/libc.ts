@@ -4,12 +4,12 @@ import { SyscallError } from '../errors.js';
 import {
   AF_UNIX, CLD_DUMPED, CLD_EXITED, CLD_KILLED, F_DUPFD_CLOEXEC, O_CLOEXEC, P_PIDFD, SOCK_CLOEXEC, SOCK_STREAM, WEXITED, WNOHANG,
 } from './constants.js';
+import { syscallNumber, type SyscallName } from './syscalls.js';
 
 const POSIX_SPAWN_SETSIGDEF = 0x04;
 const POSIX_SPAWN_SETSIGMASK = 0x08;
 /** sigset_t in glibc: 1024 bits. */
 const SIGSET_SIZE = 128;
-import { syscallNumber, type SyscallName } from './syscalls.js';
 
 /** How a process ended: `code` for a normal exit, `signal` when a signal killed it. */
 export interface ProcessExit {

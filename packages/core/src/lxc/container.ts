@@ -46,7 +46,8 @@ export interface LxcContainer {
   readonly initPid: number;
   /**
    * The CLONE_NEW* flags the container was started with (GET_CLONE_FLAGS):
-   * the namespaces lxc-attach joins when -s is not given. A privileged
+   * the namespaces lxc-attach joins when -s is not given. Asked for on first
+   * read (GET_CLONE_FLAGS); an attach does not need it. A privileged
    * container here: 0x6e020000 (mnt|uts|ipc|pid|net|cgroup); +CLONE_NEWUSER when unprivileged.
    */
   readonly cloneFlags: number;

@@ -31,8 +31,8 @@ export function checkContainerName(name: string): string | undefined {
 
 /**
  * Resolve a container by name, as lxc-attach does: load its config (or the
- * -f rcfile, which replaces it), ask its monitor for the init as a pidfd,
- * then for the clone flags. Publishes CONTAINER_CONFIG and LXC_CONTAINER.
+ * -f rcfile, which replaces it), ask its monitor for the init as a pidfd.
+ * Publishes CONTAINER_CONFIG and LXC_CONTAINER.
  */
 export function resolveContainer(ctx: StageContext, target: ContainerTarget, timeoutMs = MONITOR_TIMEOUT_MS): ResolvedTarget {
   const { name, lxcpath = DEFAULT_LXCPATH, rcfile } = target;
@@ -75,17 +75,20 @@ export function resolveContainer(ctx: StageContext, target: ContainerTarget, tim
   if (!ATTACHABLE.has(state)) throw fail(`container '${name}' is ${state}, not RUNNING`);
   const { pid, pidfd } = ask(() => initProcess(ctx, monitor));
   ctx.defer(() => ctx.libc.close(pidfd));
-  const cloneFlags = ask(() => monitor.cloneFlags());
 
   // The lazy ones throw LxcCommandError or SyscallError to the stage that asks, which names itself in the error.
   let cgroups: LxcCgroups | undefined | null = null;
+  let cloneFlags: number | undefined;
   const container: LxcContainer = {
     name,
     lxcpath,
     configFile: defined ? configFile : undefined,
     socket: monitor.address,
     initPid: pid,
-    cloneFlags,
+    // Asked for on first read: no stage needs it to attach (join-namespaces joins what differs from ours).
+    get cloneFlags() {
+      return (cloneFlags ??= ask(() => monitor.cloneFlags()));
+    },
     monitor,
     cgroups: () => {
       if (cgroups === null) cgroups = cgroupsOf(ctx, monitor);
