@@ -3,9 +3,10 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CONTAINER_CGROUPS, parseMountinfo } from '@attachkit/cgroup-plugin';
+import { CONTAINER_CGROUPS, cgroupPlugin, parseMountinfo } from '@attachkit/cgroup-plugin';
 import { defaultPipeline } from '@attachkit/cli';
-import { AttachError } from '@attachkit/core';
+import { AttachError, createPipeline } from '@attachkit/core';
+import { nsPlugin } from '@attachkit/ns-plugin';
 import { CLI, runCli } from '../helpers/cli.js';
 import { collect, openFdCount, zombies } from '../helpers/process.js';
 import { startSandbox, type Sandbox } from '../sandbox/index.js';
@@ -45,6 +46,17 @@ describe('enter-cgroup (real cgroups, every hierarchy of this host)', () => {
     }
   });
 
+  // Kernels before 5.7 have no CLONE_INTO_CGROUP: the parent moves the
+  // intermediate into the cgroup2 hierarchy at the sync point instead.
+  it('should put the command and what it forks in the same cgroups when the parent makes the cgroup2 move', async () => {
+    const pipeline = createPipeline({ plugins: [nsPlugin(), cgroupPlugin({ cloneIntoCgroup: false })] });
+    const r = await collect(await pipeline.spawn({ target: { pid: sandbox.pid }, command: ['sh', '-c', 'cat /proc/self/cgroup; cat /proc/$$/cgroup'], stdio: [...piped] }));
+    assert.equal(r.exitCode, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.length, 2 * sandbox.cgroupDirs.length);
+    for (const line of lines) assert.match(line, /:\/$/, line);
+  });
+
   it("should leave the command in the caller's cgroups with -e CGROUP", async () => {
     const proc = await defaultPipeline().spawn({ target: { pid: sandbox.pid }, command: ['sleep', '5'], elevated: ['CGROUP'], stdio: [...piped] });
     try {
@@ -66,7 +78,8 @@ describe('enter-cgroup (real cgroups, every hierarchy of this host)', () => {
     writeFileSync(`${pidsDir}/pids.max`, readFileSync(`${pidsDir}/pids.current`, 'utf8').trim());
     try {
       await assert.rejects(pipeline.spawn({ target: { pid: sandbox.pid }, command: ['true'], stdio: [...piped] }), (err: AttachError) => {
-        assert.match(err.message, /^executor: clone\(CLONE_PARENT\) of the attached process failed: EAGAIN \(Resource temporarily unavailable\)/);
+        // The first fork after the move into the pids cgroup fails: the cgroup2 one, or the attached process's.
+        assert.match(err.message, /^(enter-cgroup: clone3\(CLONE_INTO_CGROUP\) into \S+|executor: clone\(CLONE_PARENT\) of the attached process) failed: EAGAIN \(Resource temporarily unavailable\)$/);
         return true;
       });
     } finally {

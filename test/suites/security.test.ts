@@ -231,10 +231,10 @@ describe('security: attacks from inside the container, and leaks out of the call
     });
   });
 
-  // The cgroup move happens at the sync point, before the intermediate joins
-  // anything; if it fails, the attach must stop there, not run the command
-  // outside the container's cgroups. A cpuset v1 cgroup with no cpus refuses
-  // every task (ENOSPC) although its cgroup.procs opens for writing.
+  // The cgroup move happens before the intermediate joins anything; if it
+  // fails, the attach must stop there, not run the command outside the
+  // container's cgroups. A cpuset v1 cgroup with no cpus refuses every task
+  // (ENOSPC) although its tasks file opens for writing.
   it('should abort the attach when the cgroup move fails, with nothing run and nothing left', async (t) => {
     const cpuset = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')).find((h) => h.controllers.includes('cpuset'));
     if (!cpuset) return t.skip('no cpuset v1 hierarchy on this host');
@@ -249,7 +249,7 @@ describe('security: attacks from inside the container, and leaks out of the call
       await collect(await defaultPipeline().spawn({ target: { pid: box.pid }, command: ['true'], stdio: [...piped] }));
       const fds = openFdCount();
       const err = await refusal(pipeline.spawn({ target: { pid: box.pid }, command: ['touch', marker], stdio: [...piped] }));
-      assert.match(err.message, new RegExp(`^enter-cgroup: write of pid \\d+ to ${dir}/cgroup.procs failed: ENOSPC \\(No space left on device\\)$`));
+      assert.match(err.message, new RegExp(`^enter-cgroup: write of 0 to ${dir}/tasks \\(the intermediate moves itself\\) failed: ENOSPC \\(No space left on device\\)$`));
       assert.equal(existsSync(marker), false, 'the command never ran');
       assert.deepEqual(zombies(), []);
       assert.equal(openFdCount(), fds);

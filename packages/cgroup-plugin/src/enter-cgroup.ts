@@ -1,6 +1,6 @@
 import { chownSync, closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import {
-  AttachError, contextKey, ErrorCodes, inject, injectable, LXC_CONTAINER, namespaceRootOwner, optional,
+  AttachError, contextKey, cstring, ErrorCodes, imm, inject, injectable, LXC_CONTAINER, namespaceRootOwner, optional,
   type IntermediateProcess, type LxcContainer, type Stage, type StageContext, type AttachRequest, type StageToggle,
 } from '@attachkit/core';
 import { parseMountinfo, parseProcCgroup, place, type CgroupPlacement } from './hierarchies.js';
@@ -13,11 +13,6 @@ import { CGROUP_OPTIONS, type CgroupOptions } from './options.js';
  */
 export const CONTAINER_CGROUPS = contextKey<{ readonly placements: readonly CgroupPlacement[]; readonly leaf?: string }>('container-cgroups');
 
-/** One cgroup.procs to write the intermediate's pid to, with fallbacks tried in order. */
-interface Move {
-  readonly targets: ReadonlyArray<{ readonly procs: string; readonly fd: number }>;
-}
-
 /** Where a cgroup is opened from (a held directory fd's /proc/self/fd path, or a host path), and how errors name it. */
 interface CgroupDir {
   readonly open: string;
@@ -25,21 +20,34 @@ interface CgroupDir {
   readonly unified: boolean;
 }
 
+/** A cgroup2 move the parent makes at the sync point (kernels without CLONE_INTO_CGROUP): cgroup.procs fds, tried in order. */
+interface ParentMove {
+  readonly targets: ReadonlyArray<{ readonly procs: string; readonly fd: number }>;
+}
+
 /** LXC puts attached processes in this cgroup2 child of the container's cgroup (cgfsng.c, __cgroup_attach_many). */
 const LXC_LEAF = '.lxc';
-const MOVES = contextKey<readonly Move[]>('enter-cgroup/moves');
+const PARENT_MOVES = contextKey<readonly ParentMove[]>('enter-cgroup/parent-moves');
 
 /**
- * Enter cgroup: at the sync point, before the intermediate joins any
- * namespace, the parent writes its pid into the target's cgroup in every
- * hierarchy (v1, v2, hybrid), so no process of the attach ever runs outside
- * them and every descendant is born inside (an old lxc-attach escape).
+ * Enter cgroup: before the intermediate joins any namespace, it enters the
+ * target's cgroup in every hierarchy (v1, v2, hybrid), so no process of the
+ * attach ever runs outside them and every descendant is born inside (an old
+ * lxc-attach escape). Neither way takes the global lock that moving a
+ * process by pid takes (cgroup.procs: an RCU grace period, 5-15 ms here on
+ * the first attach after a pause, which lxc-attach pays):
  *
- * Planning opens every cgroup.procs for writing: that is the writability
- * check, done before anything is started, and the move then goes through
- * fds held since planning, not paths.
+ * - v1: the intermediate writes 0 to each hierarchy's `tasks`, moving its
+ *   only thread itself;
+ * - cgroup2: it goes on in a child born in the cgroup (clone3
+ *   CLONE_INTO_CGROUP, Linux 5.7); on older kernels the parent writes the
+ *   intermediate's pid to cgroup.procs at the sync point.
  *
- * Needs: the target. Guarantees: the intermediate is in the target's cgroups when it goes on.
+ * Planning opens every file the move writes (`tasks`, `cgroup.procs`) for
+ * writing: that is the writability check, done before anything is started,
+ * and the move then goes through fds held since planning, not paths.
+ *
+ * Needs: the target. Guarantees: the process that joins the namespaces is in the target's cgroups.
  */
 @injectable()
 export class EnterCgroup implements Stage {
@@ -64,7 +72,14 @@ export class EnterCgroup implements Stage {
       placements.map((p) => ({ open: p.dir, shown: p.dir, unified: p.hierarchy.unified }));
     const dirs = given ? fromHost(given.placements) : fromLxc ?? fromHost(this.discover(ctx));
     const leaf = given ? given.leaf : fromLxc ? LXC_LEAF : undefined;
-    ctx.set(MOVES, dirs.map((d) => this.open(ctx, d, d.unified ? leaf : undefined)));
+    // v1 first: the cgroup2 fork, if any, must come last, and its child keeps the v1 cgroups.
+    for (const dir of dirs.filter((d) => !d.unified)) {
+      const tasks = this.openForWrite(ctx, `${dir.open}/tasks`, `${dir.shown}/tasks`);
+      ctx.program.syscall('cgroups', 'write', [imm(ctx.program.passFd(tasks)), cstring('0'), imm(1)],
+        { operation: `write of 0 to ${dir.shown}/tasks (the intermediate moves itself)` });
+    }
+    const moves = dirs.filter((d) => d.unified).map((d) => this.enterUnified(ctx, d, leaf));
+    ctx.set(PARENT_MOVES, moves.filter((m): m is ParentMove => m !== undefined));
   }
 
   /** The container's own cgroup directories, as its monitor hands them out (GET_CGROUP_CTX). */
@@ -78,8 +93,9 @@ export class EnterCgroup implements Stage {
     return cgroups?.dirs.map((d) => ({ open: `/proc/self/fd/${d.fd}`, shown: d.dir, unified: d.unified }));
   }
 
+  /** Kernels without CLONE_INTO_CGROUP: the intermediate's pid into cgroup.procs, from here. */
   atSyncPoint(ctx: StageContext, intermediate: IntermediateProcess): void {
-    for (const move of ctx.get(MOVES) ?? []) {
+    for (const move of ctx.get(PARENT_MOVES) ?? []) {
       // Until the intermediate is reaped its pid cannot name another process.
       if (!intermediate.isAlive()) throw new AttachError(ErrorCodes.EXECUTOR, `${this.id}: the intermediate process died at the sync point`, { stage: this.id });
       let first: unknown;
@@ -96,7 +112,7 @@ export class EnterCgroup implements Stage {
     }
   }
 
-  /** The target's cgroups from /proc/<pid>/cgroup, except those it shares with us (nothing to do there). */
+/** The target's cgroups from /proc/<pid>/cgroup, except those it shares with us (nothing to do there). */
   private discover(ctx: StageContext): CgroupPlacement[] {
     const { procRoot } = this.options;
     const { pid, pidfd, description } = ctx.target;
@@ -113,18 +129,19 @@ export class EnterCgroup implements Stage {
   }
 
   /**
-   * Open cgroup.procs for writing. With a leaf (LXC's `.lxc`), make it first
-   * (owned by the container's root when the target has its own user
-   * namespace, as LXC makes it from inside), and keep the cgroup itself as
-   * the fallback LXC uses when the leaf refuses the process.
+   * The cgroup2 directory: with a leaf (LXC's `.lxc`), make it first (owned
+   * by the container's root when the target has its own user namespace, as
+   * LXC makes it from inside). Born there by a fork when the kernel can;
+   * else a move by the parent, with the cgroup itself as the fallback LXC
+   * uses when the leaf refuses the process.
    *
    * The kernel gives a new cgroup2 directory's files to whoever made it
    * (kernel/cgroup/cgroup.c, cgroup_add_file: current_fsuid()), so LXC's
    * leaf is the container root's files and all: chown every one, or root
    * inside could not use its own leaf (cgroup.procs, cgroup.kill, ...).
    */
-  private open(ctx: StageContext, dir: CgroupDir, leaf: string | undefined): Move {
-    const targets: Array<{ procs: string; fd: number }> = [];
+  private enterUnified(ctx: StageContext, dir: CgroupDir, leaf: string | undefined): ParentMove | undefined {
+    const targets: Array<{ procs: string; fd: number; open: string; shown: string }> = [];
     if (leaf) {
       const made = `${dir.open}/${leaf}`;
       try {
@@ -134,24 +151,44 @@ export class EnterCgroup implements Stage {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw ctx.error(`mkdir(${dir.shown}/${leaf})`, err);
       }
-      targets.push(this.openProcs(ctx, `${made}/cgroup.procs`, `${dir.shown}/${leaf}/cgroup.procs`));
+      const shown = `${dir.shown}/${leaf}`;
+      targets.push({ ...this.procs(ctx, made, shown), open: made, shown });
     }
-    targets.push(this.openProcs(ctx, `${dir.open}/cgroup.procs`, `${dir.shown}/cgroup.procs`));
-    return { targets };
-  }
-
-  private openProcs(ctx: StageContext, path: string, procs: string): { procs: string; fd: number } {
+    targets.push({ ...this.procs(ctx, dir.open, dir.shown), open: dir.open, shown: dir.shown });
+    if (!this.options.cloneIntoCgroup) return { targets };
+    const { open, shown } = targets[0]!;
     let fd: number;
     try {
-      fd = openSync(path, constants.O_WRONLY);
+      fd = this.openFd(ctx, open, constants.O_RDONLY | constants.O_DIRECTORY);
+    } catch (err) {
+      throw ctx.error(`open(${shown}, O_DIRECTORY)`, err);
+    }
+    ctx.program.forkIntoCgroup(fd, `clone3(CLONE_INTO_CGROUP) into ${shown}`);
+    return undefined;
+  }
+
+  private procs(ctx: StageContext, dir: string, shown: string): { procs: string; fd: number } {
+    const procs = `${shown}/cgroup.procs`;
+    return { procs, fd: this.openForWrite(ctx, `${dir}/cgroup.procs`, procs) };
+  }
+
+  /** Open for writing, with a hint for the failures a user can act on. */
+  private openForWrite(ctx: StageContext, path: string, shown: string): number {
+    try {
+      return this.openFd(ctx, path, constants.O_WRONLY);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const hint = code === 'ENOENT' ? ' (the cgroup is gone: is the container stopping?)'
         : code === 'EROFS' || code === 'EACCES' ? ' (the cgroup is not writable; -e CGROUP attaches without moving)' : '';
-      const e = ctx.error(`open(${procs}, O_WRONLY)`, err);
+      const e = ctx.error(`open(${shown}, O_WRONLY)`, err);
       throw new AttachError(e.code, `${e.message}${hint}`, { stage: this.id, operation: e.operation, syscall: 'open', errno: e.errno, cause: err });
     }
+  }
+
+  /** An fd held until the attach is over. */
+  private openFd(ctx: StageContext, path: string, flags: number): number {
+    const fd = openSync(path, flags);
     ctx.defer(() => closeSync(fd));
-    return { procs, fd };
+    return fd;
   }
 }

@@ -4,7 +4,7 @@ import { CGROUP_OPTIONS, defaultCgroupOptions, type CgroupOptions } from './opti
 
 export { CONTAINER_CGROUPS, EnterCgroup } from './enter-cgroup.js';
 export { parseMountinfo, parseProcCgroup, place, type CgroupPlacement, type Hierarchy, type Membership } from './hierarchies.js';
-export { CGROUP_OPTIONS, defaultCgroupOptions, type CgroupOptions } from './options.js';
+export { CGROUP_OPTIONS, defaultCgroupOptions, kernelAtLeast, type CgroupOptions } from './options.js';
 
 /** Cgroups: the attach enters the target's cgroups before it runs anything. */
 export function cgroupPlugin(options: Partial<CgroupOptions> = {}) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseMountinfo, parseProcCgroup, place } from '../src/index.js';
+import { kernelAtLeast, parseMountinfo, parseProcCgroup, place } from '../src/index.js';
 
 const HYBRID = `31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
 32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
@@ -42,5 +42,10 @@ describe('cgroup hierarchies', () => {
 
   it('should unescape octal escapes in mount points', () => {
     assert.equal(parseMountinfo('1 1 0:1 / /mnt/with\\040space rw - cgroup2 cgroup2 rw\n')[0]!.mountPoint, '/mnt/with space');
+  });
+
+  it('should know which kernels have CLONE_INTO_CGROUP (5.7)', () => {
+    assert.deepEqual(['5.4.0-150-generic', '5.6.19', '5.7.0', '5.10.0-28-amd64', '6.18.44-fc'].map((v) => kernelAtLeast(v, 5, 7)),
+      [false, false, true, true, true]);
   });
 });

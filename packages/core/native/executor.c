@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -38,6 +39,7 @@
 enum { OP_SYSCALL = 1, OP_SYNC = 2, OP_FORK = 3, OP_CLOSE_FDS = 4, OP_EXEC = 5 };
 enum { ARG_IMM = 0, ARG_DATA = 1, ARG_RESULT = 2 };
 enum { F_OPTIONAL = 1 }; /* failure is recorded as -errno and ignored */
+enum { F_INTO_CGROUP = 2 }; /* FORK: the child is born in the cgroup2 directory fd args[0] */
 enum { MSG_READY = 1, MSG_PID = 2, MSG_ERROR = 3 };
 #define OP_NONE 0xffffffffu /* error not tied to an op (bad program, I/O) */
 
@@ -241,7 +243,21 @@ static void run(void)
 			/* CLONE_PARENT: the attached process becomes the Node
 			 * parent's child, so it can reap it and hold a pidfd on it;
 			 * this intermediate exits at once, as lxc-attach's does. */
-			long pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+			long pid;
+			if (op->flags & F_INTO_CGROUP) {
+				/* Born inside: no migration, so none of the global
+				 * lock a cgroup.procs write takes (an RCU grace
+				 * period, milliseconds). */
+				struct clone_args ca;
+				memset(&ca, 0, sizeof(ca));
+				ca.flags = CLONE_PARENT | CLONE_INTO_CGROUP;
+				/* exit_signal stays 0: with CLONE_PARENT the
+				 * child's is ours (SIGCHLD), and clone3 wants 0. */
+				ca.cgroup = (uint64_t)arg_value(&op->args[0], i);
+				pid = syscall(SYS_clone3, &ca, sizeof(ca));
+			} else {
+				pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+			}
 			if (pid < 0)
 				fail(i, errno, 1);
 			if (pid > 0) {

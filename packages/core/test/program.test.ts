@@ -26,6 +26,21 @@ describe('PreExecProgram', () => {
     assert.equal(Number(bytes.readBigInt64LE(16 + setns * OP_SIZE + 8)), syscallNumber('setns'));
   });
 
+  it('should emit a fork into a cgroup2 directory in the cgroups phase, flagged, with the passed fd', () => {
+    const program = new PreExecProgram();
+    const e = program.emitter('cg');
+    e.forkIntoCgroup(42, 'clone3(CLONE_INTO_CGROUP) into /cg');
+    e.exec({ file: 'x', argv: ['x'], env: [] });
+    const { ops, bytes, fds } = program.serialize();
+    const i = ops.findIndex((o) => o.stage === 'cg');
+    assert.deepEqual(ops.map((o) => o.phase).slice(i - 1, i + 2), ['harden', 'cgroups', 'fork']);
+    const at = 16 + i * OP_SIZE;
+    assert.equal(bytes.readUInt32LE(at), 3); // FORK
+    assert.equal(bytes.readUInt32LE(at + 4), 2); // F_INTO_CGROUP
+    assert.deepEqual(fds, [42]);
+    assert.equal(Number(bytes.readBigInt64LE(at + 16 + 8)), 4); // its executor fd, the first passed
+  });
+
   it('should place string data in the blob and point at it', () => {
     const program = new PreExecProgram();
     const e = program.emitter('s');

@@ -84,7 +84,12 @@ export function launch(program: SerializedProgram, options: LaunchOptions): Prom
   return new Promise<Launched>((resolve, reject) => {
     const sync = new PipeSocket({ fd: ours, readable: true, writable: true });
     let pending: Buffer = Buffer.alloc(0);
-    let attached: { pid: number; pidfd: number; exit: Promise<ProcessExit> } | undefined;
+    // Every FORK reports its child, in which the program goes on: the child
+    // of the last fork op is the attached process, any other an intermediate
+    // that exits once it has forked (the cgroup2 fork, forkIntoCgroup).
+    // Reports of two forks may arrive in either order: a child can report
+    // its own fork before its parent has reported it.
+    const forked: Array<{ index: number; pid: number; pidfd: number; exit: Promise<ProcessExit> }> = [];
     let reported: { index: number; errno: number } | undefined;
     let failure: unknown;
     let socketClosed = false;
@@ -95,13 +100,24 @@ export function launch(program: SerializedProgram, options: LaunchOptions): Prom
       if (!intermediate) {
         try { libc.pidfdSendSignal(pidfd, SIGKILL); } catch { /* already gone */ }
       }
-      if (attached) {
-        try { libc.pidfdSendSignal(attached.pidfd, SIGKILL); } catch { /* already gone */ }
+      for (const child of forked) {
+        try { libc.pidfdSendSignal(child.pidfd, SIGKILL); } catch { /* already gone */ }
       }
     };
 
     const finish = async () => {
       if (!socketClosed || !intermediate) return;
+      // The intermediates between the executor and the attached process have
+      // exited or will at once (each exits after its fork): reap them first.
+      forked.sort((a, b) => a.index - b.index);
+      const attached = forked.at(-1);
+      for (const child of forked.slice(0, -1)) {
+        const exit = await child.exit.catch(() => undefined);
+        libc.close(child.pidfd);
+        if (!failure && !reported && (!exit || exit.code !== 0)) {
+          failure = new AttachError(ErrorCodes.EXECUTOR, `an intermediate process ended (${exit ? describeExit(exit) : 'unknown'}) before starting the command`);
+        }
+      }
       const error = failure ?? (reported ? opError(program.ops, reported.index, reported.errno)
         : attached ? undefined
         : new AttachError(ErrorCodes.EXECUTOR, `the executor ended (${describeExit(intermediate)}) before starting the command`));
@@ -127,10 +143,11 @@ export function launch(program: SerializedProgram, options: LaunchOptions): Prom
       } else if (type === MSG_PID) {
         try {
           const pidfd = libc.pidfdOpen(value);
-          attached = { pid: value, pidfd, exit: reaperFor(libc).wait(pidfd) };
+          forked.push({ index, pid: value, pidfd, exit: reaperFor(libc).wait(pidfd) });
         } catch (err) {
-          abort(new AttachError(ErrorCodes.EXECUTOR, `cannot hold the attached process ${value}: ${(err as Error).message}`, { cause: err }));
+          abort(new AttachError(ErrorCodes.EXECUTOR, `cannot hold the process forked by the program (pid ${value}): ${(err as Error).message}`, { cause: err }));
         }
+        if (failure) abort(failure); // reported after an abort: it must not go on
       } else if (type === MSG_ERROR) {
         reported ??= { index, errno: value };
       } else {

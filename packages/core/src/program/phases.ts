@@ -10,10 +10,13 @@
  */
 export const PHASES = [
   // ── intermediate process: still in the caller's pid namespace ──
-  /** Core: wait for the parent; it moves this process into the container's cgroups here. */
+  /** Core: wait for the parent; stages' atSyncPoint work runs now (a cgroup move by pid on old kernels). */
   'sync',
   /** Before any namespace is entered: non-dumpable (runc CVE-2016-9962), no ambient caps. */
   'harden',
+  /** Into the target's cgroups, before any namespace: the intermediate moves itself (v1), or goes on in
+   * a child born inside (cgroup2, CLONE_INTO_CGROUP). Neither takes the lock a move by pid takes. */
+  'cgroups',
   /** setns(2). One call with a pidfd where the kernel allows it. */
   'namespaces',
   /** Core: clone(CLONE_PARENT) — the attached process is born in the joined pid namespace. */
@@ -52,7 +55,7 @@ export type Phase = (typeof PHASES)[number];
 export const CORE_PHASES: ReadonlySet<Phase> = new Set<Phase>(['sync', 'fork', 'close-fds', 'exec']);
 
 /** Phases that run in the intermediate process, before the fork. */
-export const INTERMEDIATE_PHASES: ReadonlySet<Phase> = new Set<Phase>(['sync', 'harden', 'namespaces', 'fork']);
+export const INTERMEDIATE_PHASES: ReadonlySet<Phase> = new Set<Phase>(['sync', 'harden', 'cgroups', 'namespaces', 'fork']);
 
 export function isPhase(value: string): value is Phase {
   return (PHASES as readonly string[]).includes(value);

@@ -16,6 +16,7 @@ import { CORE_PHASES, PHASES, type Phase } from './phases.js';
 export const OpCode = { SYSCALL: 1, SYNC: 2, FORK: 3, CLOSE_FDS: 4, EXEC: 5 } as const;
 const ArgKind = { IMM: 0, DATA: 1, RESULT: 2 } as const;
 const F_OPTIONAL = 1;
+const F_INTO_CGROUP = 2;
 const MAGIC = 0x31584b41; // "AKX1"
 const HEADER_SIZE = 16;
 const OP_SIZE = 112;
@@ -103,6 +104,8 @@ interface PlannedOp extends OpHandle {
   readonly nr: number;
   readonly args: readonly Arg[];
   readonly optional: boolean;
+  /** FORK: the child is born in the cgroup2 directory args[0] (clone3 CLONE_INTO_CGROUP). */
+  readonly intoCgroup?: boolean;
 }
 
 export interface SyscallOptions {
@@ -129,6 +132,14 @@ export interface ProgramEmitter {
    * when the command starts, and the fd sweep spares it. Returns that number.
    */
   keepFd(fd: number): number;
+  /**
+   * Go on in a child born in the cgroup2 directory `dirFd` (a parent fd,
+   * passed for you): clone3(CLONE_PARENT | CLONE_INTO_CGROUP) in the
+   * `cgroups` phase, the intermediate reports the child and exits, as at the
+   * core's own fork. Being born there takes none of the global lock that
+   * moving a process by pid does (cgroup.procs: an RCU grace period).
+   */
+  forkIntoCgroup(dirFd: number, operation: string): OpHandle;
   /** Set what to execute. Exactly one stage does this (core's `exec`). */
   exec(spec: ExecSpec): void;
 }
@@ -155,6 +166,7 @@ export class PreExecProgram {
       syscall: (phase, name, args, options) => this.addSyscall(stage, phase, name, args, options),
       passFd: (fd) => this.passFd(fd),
       keepFd: (fd) => this.keepFd(stage, fd),
+      forkIntoCgroup: (dirFd, operation) => this.addForkIntoCgroup(stage, dirFd, operation),
       exec: (spec) => this.setExec(stage, spec),
     };
   }
@@ -201,6 +213,15 @@ export class PreExecProgram {
     const op: PlannedOp = {
       seq: this.seq++, stage, phase, syscall: name, operation: options.operation,
       code: OpCode.SYSCALL, nr: syscallNumber(name), args, optional: options.optional ?? false,
+    };
+    this.planned.push(op);
+    return op;
+  }
+
+  private addForkIntoCgroup(stage: string, dirFd: number, operation: string): OpHandle {
+    const op: PlannedOp = {
+      seq: this.seq++, stage, phase: 'cgroups', syscall: 'clone3', operation,
+      code: OpCode.FORK, nr: 0, args: [imm(this.passFd(dirFd))], optional: false, intoCgroup: true,
     };
     this.planned.push(op);
     return op;
@@ -315,7 +336,7 @@ export class PreExecProgram {
     ordered.forEach((op, i) => {
       const base = i * OP_SIZE;
       opsBuf.writeUInt32LE(op.code, base);
-      opsBuf.writeUInt32LE(op.optional ? F_OPTIONAL : 0, base + 4);
+      opsBuf.writeUInt32LE((op.optional ? F_OPTIONAL : 0) | (op.intoCgroup ? F_INTO_CGROUP : 0), base + 4);
       opsBuf.writeBigInt64LE(BigInt(op.nr), base + 8);
       op.args.forEach((arg, k) => {
         const at = base + 16 + k * 16;
