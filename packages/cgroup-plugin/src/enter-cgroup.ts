@@ -56,7 +56,12 @@ export class EnterCgroup implements Stage {
   readonly after = ['resolve-target', optional('open-pty'), optional('join-namespaces')];
   readonly before = ['exec'];
 
-  constructor(@inject(CGROUP_OPTIONS) private readonly options: CgroupOptions) {}
+  /** Only where the parent moves the intermediate (no CLONE_INTO_CGROUP): else no sync point is needed. */
+  readonly atSyncPoint?: (ctx: StageContext, intermediate: IntermediateProcess) => void;
+
+  constructor(@inject(CGROUP_OPTIONS) private readonly options: CgroupOptions) {
+    if (!options.cloneIntoCgroup) this.atSyncPoint = (ctx, intermediate) => this.moveAtSync(ctx, intermediate);
+  }
 
   toggle(request: AttachRequest): StageToggle {
     if (request.elevated?.includes('CGROUP')) return { enabled: false, reason: "-e CGROUP: the command stays in the caller's cgroups" };
@@ -94,7 +99,7 @@ export class EnterCgroup implements Stage {
   }
 
   /** Kernels without CLONE_INTO_CGROUP: the intermediate's pid into cgroup.procs, from here. */
-  atSyncPoint(ctx: StageContext, intermediate: IntermediateProcess): void {
+  private moveAtSync(ctx: StageContext, intermediate: IntermediateProcess): void {
     for (const move of ctx.get(PARENT_MOVES) ?? []) {
       // Until the intermediate is reaped its pid cannot name another process.
       if (!intermediate.isAlive()) throw new AttachError(ErrorCodes.EXECUTOR, `${this.id}: the intermediate process died at the sync point`, { stage: this.id });

@@ -115,14 +115,14 @@ export class Pipeline {
       const [lifeline, given] = this.libc.pipe();
       session.defer(() => { this.libc.close(lifeline); this.libc.close(given); });
       session.program.setLifeline(given);
-      const launched = await launch(session.program.serialize(), {
+      const syncWork = planned.filter((s) => s.atSyncPoint);
+      const launched = await launch(session.program.serialize({ sync: syncWork.length > 0 }), {
         libc: this.libc,
         stdio: request.stdio ?? ['inherit', 'inherit', 'inherit'],
         atSync: async (intermediate) => {
-          for (const stage of planned) {
-            if (!stage.atSyncPoint) continue;
+          for (const stage of syncWork) {
             try {
-              await stage.atSyncPoint(session.contextFor(stage.id), intermediate);
+              await stage.atSyncPoint!(session.contextFor(stage.id), intermediate);
             } catch (err) {
               throw stageError(stage.id, 'work at the sync point', err);
             }

@@ -37,7 +37,11 @@ export interface Stage {
   toggle?(request: AttachRequest): StageToggle;
   /** Parent-side work; emits child-side effects through ctx.program. */
   plan(ctx: StageContext): void | Promise<void>;
-  /** Parent-side work while the intermediate waits at the sync point, before it joins anything. */
+  /**
+   * Parent-side work while the intermediate waits at the sync point, before
+   * it joins anything. Without any, the program has no sync point: leave it
+   * undefined rather than empty.
+   */
   atSyncPoint?(ctx: StageContext, intermediate: IntermediateProcess): void | Promise<void>;
 }
 

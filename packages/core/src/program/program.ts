@@ -242,8 +242,12 @@ export class PreExecProgram {
     };
   }
 
-  /** Lay the ops out in phase order, with the core's own ops, and encode them. */
-  serialize(): SerializedProgram {
+  /**
+   * Lay the ops out in phase order, with the core's own ops, and encode them.
+   * `sync: false` leaves out the sync point, when no stage has work there:
+   * the executor goes on without a round trip to the parent.
+   */
+  serialize({ sync = true }: { readonly sync?: boolean } = {}): SerializedProgram {
     if (!this.execOp) {
       throw new AttachError(ErrorCodes.BAD_REQUEST, 'no stage set the command to execute (is the exec stage missing?)');
     }
@@ -266,7 +270,7 @@ export class PreExecProgram {
     const placed = lifted.map((op, i) =>
       sys('close-fds', 'dup3', `dup3(fd ${this.kept[i]!.from} kept, ${FIRST_KEPT_FD + i})`, [resultOf(op), imm(FIRST_KEPT_FD + i), imm(0)]));
     const all: PlannedOp[] = [
-      core('sync', OpCode.SYNC, 'read', 'wait for the parent at the sync point'),
+      ...(sync ? [core('sync', OpCode.SYNC, 'read', 'wait for the parent at the sync point')] : []),
       // Non-dumpable before entering any namespace: nothing inside may ptrace
       // or read /proc/<pid>/mem of the executor (runc CVE-2016-9962).
       sys('harden', 'prctl', 'prctl(PR_SET_DUMPABLE, 0)', [imm(PR_SET_DUMPABLE), imm(0)]),
