@@ -180,13 +180,13 @@ describe('security: attacks from inside the container, and leaks out of the call
       execFileSync('cp', [intruder, `${ROOTFS}/tmp/intruder`]);
       const hashes = () => [sha256(process.execPath), sha256(executorPath())];
       const before = hashes();
-      // fd 3 of the command is a pipe we never write: the executor, run
-      // again as the script's interpreter, waits on it for a program.
-      const [stall, feed] = realLibc().pipe();
+      // The command's stdin is a socket we never write to: the executor, run
+      // again as the script's interpreter, waits on it (its fd 0) for its fds.
+      const [stall, feed] = realLibc().socketpair();
       const pipeline = defaultPipeline();
       const target = { name: PRIV.name };
       try {
-        const victim = await pipeline.spawn({ target, command: ['/tmp/selfexe'], preserveFds: [stall], stdio: [...piped] });
+        const victim = await pipeline.spawn({ target, command: ['/tmp/selfexe'], stdio: [stall, 'pipe', 'pipe'] });
         const r = await collect(await pipeline.spawn({ target, command: ['/tmp/intruder', 'overwrite', String(innerPid(victim.pid))], stdio: [...piped] }));
         await victim.exited;
         const got = results(r.stdout);
@@ -217,11 +217,11 @@ describe('security: attacks from inside the container, and leaks out of the call
       const pipeline = defaultPipeline().add(leak);
       rmSync(`${ROOTFS}/tmp/to-host`, { force: true });
       rmSync(`${ROOTFS}/tmp/up`, { force: true });
-      symlinkSync('/proc/self/fd/4', `${ROOTFS}/tmp/to-host`);
+      symlinkSync('/proc/self/fd/3', `${ROOTFS}/tmp/to-host`);
       symlinkSync('../../../../../../..', `${ROOTFS}/tmp/up`);
-      for (const cwd of ['/proc/self/fd/4', '/tmp/to-host']) {
+      for (const cwd of ['/proc/self/fd/3', '/tmp/to-host']) {
         const err = await refusal(pipeline.spawn({ target: { name: PRIV.name }, command: ['pwd'], cwd, stdio: [...piped] }));
-        assert.equal(passed, 4, 'fd 4 is the host directory');
+        assert.equal(passed, 3, 'fd 3 is the host directory');
         assert.equal(err.message, `exec: openat2("${cwd}", RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) of the working directory failed: ELOOP (Too many levels of symbolic links)`);
       }
       const r = await collect(await pipeline.spawn({ target: { name: PRIV.name }, command: ['sh', '-c', 'pwd; stat -c %i . /etc'], cwd: '/tmp/up/etc', stdio: [...piped] }));

@@ -11,11 +11,12 @@
  * inside a container can reach a host binary through /proc/<pid>/exe
  * (CVE-2019-5736), and it starts with a clean address space and fd table.
  *
- * fds at start: 0-2 the attached command's stdio, 3 the sync socket (a
- * SOCK_STREAM socketpair end: the program arrives on it, status goes back on
- * it), 4.. fds the stages passed (pidfd, namespace fds, ...). The sync socket
- * moves to SYNC_FD_FLOOR or above at once, so that the program may place fds
- * the command keeps from 3 up (runc's --preserve-fds) and still report errors.
+ * It starts with the sync socket as fd 0 (a SOCK_STREAM socketpair end:
+ * the fds and the program arrive on it, status goes back on it) and moves it
+ * to SYNC_FD_FLOOR or above at once, so that the program may place fds the
+ * command keeps from 3 up (runc's --preserve-fds) and still report errors.
+ * The first message places the attach's fds: 0-2 the command's stdio, 3..
+ * the fds the stages passed (pidfd, namespace fds, ...).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -25,12 +26,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <linux/sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #define AK_MAGIC 0x31584b41u /* "AKX1" */
-#define SYNC_FD 3        /* where the sync socket arrives */
+#define SYNC_FD 0        /* where the sync socket arrives */
+#define MAX_FDS 253      /* SCM_MAX_FD: what one message carries */
 #define SYNC_FD_FLOOR 256 /* where it lives: above any fd the command keeps */
 #define MAX_OPS 4096
 #define MAX_RELOCS 4096
@@ -284,6 +287,42 @@ static void run(void)
 	fail(OP_NONE, ENOEXEC, 1); /* a program must end in exec */
 }
 
+/* {count, numbers[count]} with the fds as SCM_RIGHTS: each fd goes to its
+ * number, all lifted above the numbers first so none overwrites another. */
+static void receive_fds(void)
+{
+	uint32_t n;
+	int32_t at[MAX_FDS];
+	int fds[MAX_FDS];
+	union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)]; } control;
+	struct iovec iov = { .iov_base = &n, .iov_len = sizeof(n) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
+	ssize_t r;
+
+	do
+		r = recvmsg(sync_fd, &msg, MSG_CMSG_CLOEXEC);
+	while (r < 0 && errno == EINTR);
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	if (r != sizeof(n) || (msg.msg_flags & MSG_CTRUNC) || n > MAX_FDS ||
+	    (n && (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int) * n))) ||
+	    read_all(sync_fd, at, sizeof(*at) * n) < 0)
+		fail(OP_NONE, EPROTO, 1);
+	if (n)
+		memcpy(fds, CMSG_DATA(c), sizeof(int) * n);
+	for (uint32_t i = 0; i < n; i++) {
+		int high = fcntl(fds[i], F_DUPFD_CLOEXEC, SYNC_FD_FLOOR);
+		if (high < 0 || at[i] < 0 || at[i] >= SYNC_FD_FLOOR)
+			fail(OP_NONE, high < 0 ? errno : EPROTO, 1);
+		close(fds[i]);
+		fds[i] = high;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		if (dup2(fds[i], at[i]) < 0)
+			fail(OP_NONE, errno, 1);
+		close(fds[i]);
+	}
+}
+
 int main(void)
 {
 	struct ak_header h;
@@ -294,6 +333,7 @@ int main(void)
 		fail(OP_NONE, errno, 1);
 	close(SYNC_FD);
 	sync_fd = moved;
+	receive_fds();
 	if (read_all(sync_fd, &h, sizeof(h)) < 0 || h.magic != AK_MAGIC ||
 	    h.nops == 0 || h.nops > MAX_OPS || h.data_len > MAX_DATA || h.nrelocs > MAX_RELOCS)
 		fail(OP_NONE, EPROTO, 1);

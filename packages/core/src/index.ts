@@ -10,7 +10,7 @@ export { KoffiLibc, LIBC, openHow, realLibc, type Libc, type ProcessExit, type R
 export { syscallNumber, type SyscallName } from './libc/syscalls.js';
 export { CORE_PHASES, INTERMEDIATE_PHASES, isPhase, PHASES, type Phase } from './program/phases.js';
 export {
-  bytes, cstring, imm, resultOf, scratch, scratchAt, FIRST_PASSED_FD, SYNC_FD,
+  bytes, cstring, imm, resultOf, scratch, scratchAt, FIRST_PASSED_FD,
   type Arg, type ScratchBlock, type ExecSpec, type OpHandle, type OpInfo, type ProgramEmitter, type SerializedProgram, type SyscallOptions,
   PreExecProgram,
 } from './program/program.js';

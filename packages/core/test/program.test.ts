@@ -38,7 +38,7 @@ describe('PreExecProgram', () => {
     assert.equal(bytes.readUInt32LE(at), 3); // FORK
     assert.equal(bytes.readUInt32LE(at + 4), 2); // F_INTO_CGROUP
     assert.deepEqual(fds, [42]);
-    assert.equal(Number(bytes.readBigInt64LE(at + 16 + 8)), 4); // its executor fd, the first passed
+    assert.equal(Number(bytes.readBigInt64LE(at + 16 + 8)), 3); // its executor fd, the first passed
   });
 
   it('should place string data in the blob and point at it', () => {
@@ -117,17 +117,17 @@ describe('PreExecProgram', () => {
     assert.throws(() => program.emitter('b').exec({ file: 'y', argv: ['y'], env: [] }), /already set by stage 'a'/);
   });
 
-  it('should pass each parent fd once and number them from 4', () => {
+  it('should pass each parent fd once and number them from 3', () => {
     const program = new PreExecProgram();
-    assert.equal(program.passFd(17), 4);
-    assert.equal(program.passFd(9), 5);
-    assert.equal(program.passFd(17), 4);
+    assert.equal(program.passFd(17), 3);
+    assert.equal(program.passFd(9), 4);
+    assert.equal(program.passFd(17), 3);
   });
 
   it('should place kept fds at 3, 4, … after every stage op, lifting them first, and sweep from above them', () => {
     const program = new PreExecProgram();
     const e = program.emitter('s');
-    e.passFd(40); // an executor fd (4) that the second kept fd's placement overwrites
+    e.passFd(40); // an executor fd (3) that the first kept fd's placement overwrites
     assert.deepEqual([e.keepFd(41), e.keepFd(42)], [3, 4]);
     e.syscall('ids', 'setresuid', [imm(0), imm(0), imm(0)], { operation: 'setresuid(0)' });
     e.exec({ file: 'x', argv: ['x'], env: [] });
@@ -142,7 +142,7 @@ describe('PreExecProgram', () => {
     ]);
     const imm0 = (syscall: string, nth: number) =>
       Number(wire.readBigInt64LE(16 + ops.findIndex((o, i) => o.syscall === syscall && ops.slice(0, i).filter((p) => p.syscall === syscall).length === nth) * OP_SIZE + 16 + 8));
-    assert.deepEqual([imm0('fcntl', 3), imm0('fcntl', 4)], [5, 6], 'lifted from the executor fds of 41 and 42');
+    assert.deepEqual([imm0('fcntl', 3), imm0('fcntl', 4)], [4, 5], 'lifted from the executor fds of 41 and 42');
   });
 
   it('should arm PR_SET_PDEATHSIG in the attached process and disarm it before exec, with a lifeline check after each', () => {

@@ -14,8 +14,8 @@ export function executorPath(): string {
 }
 
 /**
- * Above any fd number the spawn maps stdio to, so the spawn cannot overwrite
- * it; and below 256, the size of a fresh Node process's fd table: growing the
+ * Out of the way of the low fds the caller's own code uses, and below 256,
+ * the size of a fresh Node process's fd table: growing the
  * table of a multi-threaded process waits for an RCU grace period
  * (expand_fdtable, fs/file.c), 8-18 ms here, on every CLI run.
  */

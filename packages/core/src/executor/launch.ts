@@ -1,11 +1,11 @@
 import { closeSync, openSync } from 'node:fs';
 import { Socket as PipeSocket } from 'node:net';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
-import { AttachError, ErrorCodes } from '../errors.js';
-import { F_GETFL, F_SETFL, O_NONBLOCK, SIGKILL } from '../libc/constants.js';
+import { AttachError, ErrorCodes, SyscallError } from '../errors.js';
+import { F_GETFL, F_SETFL, MSG_NOSIGNAL, O_NONBLOCK, SCM_RIGHTS, SIGKILL, SOL_SOCKET } from '../libc/constants.js';
 import { errnoName } from '../libc/errno.js';
 import type { Libc, ProcessExit } from '../libc/libc.js';
-import type { OpInfo, SerializedProgram } from '../program/program.js';
+import { FIRST_PASSED_FD, type OpInfo, type SerializedProgram } from '../program/program.js';
 import { executorImage, executorImagePath } from './image.js';
 import { reaperFor } from './reaper.js';
 
@@ -15,6 +15,11 @@ const MSG_READY = 1;
 const MSG_PID = 2;
 const MSG_ERROR = 3;
 const OP_NONE = 0xffffffff;
+/** The most fds one SCM_RIGHTS message carries (SCM_MAX_FD). */
+const SCM_MAX_FD = 253;
+/** struct cmsghdr on LP64: size_t len, int level, int type. */
+const CMSG_HDR_SIZE = 16;
+const EPIPE = 32;
 
 export type StdioOption = 'inherit' | 'pipe' | 'ignore' | number;
 
@@ -27,7 +32,6 @@ export interface IntermediateProcess {
 }
 
 export interface LaunchOptions {
-  readonly libc: Libc;
   readonly stdio: readonly [StdioOption, StdioOption, StdioOption];
   /** Parent-side work at the sync point (the cgroup move). A throw aborts the attach. */
   readonly atSync: (intermediate: IntermediateProcess) => Promise<void>;
@@ -43,41 +47,82 @@ export interface Launched {
   readonly stderr: Readable | null;
 }
 
+/** The executor, started and waiting for its program. */
+export interface Executor {
+  readonly pid: number;
+  /**
+   * Send the program with its fds, serve the sync point, and resolve once
+   * the command has been exec'd (or reject with the first failure, naming
+   * its stage, operation and errno). Nothing is left behind on failure: the
+   * intermediates and the attached process are reaped.
+   */
+  run(program: SerializedProgram, options: LaunchOptions): Promise<Launched>;
+  /** The attach stops before run(): kill the executor and reap it. */
+  cancel(): Promise<void>;
+}
+
 /**
- * Start the executor from its sealed memfd, send it the program, serve the
- * sync point, and return once the command has been exec'd (or throw the
- * first failure, naming its stage, operation and errno). Nothing is left
- * behind on failure: the intermediate and the attached process are reaped.
+ * Start the executor from its sealed memfd. It is started before the stages
+ * plan, so that its exec overlaps their work; it waits for its program and
+ * fds on the sync socket (its fd 0, moved above every fd of the command)
+ * and exits at end-of-file, should attachkit go away first.
  */
-export function launch(program: SerializedProgram, options: LaunchOptions): Promise<Launched> {
-  const { libc } = options;
+export function startExecutor(libc: Libc): Executor {
   const image = executorImage(libc);
-  if (program.fds.length + 4 >= image) throw new AttachError(ErrorCodes.BAD_REQUEST, `too many fds passed to the executor (${program.fds.length})`);
-  // 'pipe' stdio: a pipe whose far end the executor (then the command) gets,
-  // ours as a stream that lives as long as the command, not the executor.
-  const pipes = options.stdio.map((opt, i) => (opt === 'pipe' ? ownPipe(libc, i) : undefined));
-  const devnull = options.stdio.includes('ignore') ? openSync('/dev/null', 'r+') : undefined;
   const [ours, theirs] = libc.socketpair();
-  const sources = options.stdio.map((opt, i) => pipes[i]?.childEnd ?? (opt === 'inherit' ? i : opt === 'ignore' ? devnull! : opt as number));
-  const [stdin, stdout, stderr] = pipes.map((p) => p?.stream ?? null) as [Writable | null, Readable | null, Readable | null];
-  // The command's stdio must block, as a terminal's or a pipe's normally
-  // does; Node makes its own non-blocking, and the open file description is
-  // shared. child_process (libuv) clears it for a child the same way.
-  for (const fd of new Set(sources)) blocking(libc, fd);
   let pid: number;
   let pidfd: number;
   try {
     // posix_spawn, not child_process: it does not copy the Node process (a
     // fork of a large heap costs milliseconds), and we reap the executor
     // ourselves, as we reap the command.
-    pid = libc.spawn(executorImagePath(image), ['attachkit-executor'], [...sources, theirs, ...program.fds]);
+    pid = libc.spawn(executorImagePath(image), ['attachkit-executor'], [theirs]);
     pidfd = libc.pidfdOpen(pid); // our unreaped child: its pid cannot be reused meanwhile
   } catch (cause) {
     libc.close(ours);
-    for (const stream of [stdin, stdout, stderr]) stream?.destroy();
     throw new AttachError(ErrorCodes.EXECUTOR, `cannot start the executor: ${(cause as Error).message}`, { cause });
   } finally {
     libc.close(theirs);
+  }
+  let claimed = false;
+  return {
+    pid,
+    run: (program, options) => {
+      claimed = true;
+      return run(libc, pid, pidfd, ours, program, options);
+    },
+    cancel: async () => {
+      if (claimed) return;
+      claimed = true;
+      libc.close(ours); // end-of-file: it exits by itself, and the kill makes sure
+      try { libc.pidfdSendSignal(pidfd, SIGKILL); } catch { /* already gone */ }
+      await reaperFor(libc).wait(pidfd).catch(() => undefined);
+      libc.close(pidfd);
+    },
+  };
+}
+
+function run(libc: Libc, pid: number, pidfd: number, ours: number, program: SerializedProgram, options: LaunchOptions): Promise<Launched> {
+  // 'pipe' stdio: a pipe whose far end the executor (then the command) gets,
+  // ours as a stream that lives as long as the command, not the executor.
+  const pipes = options.stdio.map((opt, i) => (opt === 'pipe' ? ownPipe(libc, i) : undefined));
+  const devnull = options.stdio.includes('ignore') ? openSync('/dev/null', 'r+') : undefined;
+  const sources = options.stdio.map((opt, i) => pipes[i]?.childEnd ?? (opt === 'inherit' ? i : opt === 'ignore' ? devnull! : opt as number));
+  const [stdin, stdout, stderr] = pipes.map((p) => p?.stream ?? null) as [Writable | null, Readable | null, Readable | null];
+  // The command's stdio must block, as a terminal's or a pipe's normally
+  // does; Node makes its own non-blocking, and the open file description is
+  // shared. child_process (libuv) clears it for a child the same way.
+  for (const fd of new Set(sources)) blocking(libc, fd);
+  let handover: unknown;
+  try {
+    if (FIRST_PASSED_FD + program.fds.length > SCM_MAX_FD) {
+      throw new AttachError(ErrorCodes.BAD_REQUEST, `too many fds passed to the executor (${program.fds.length})`);
+    }
+    sendFds(libc, ours, [...sources.map((fd, i) => [fd, i] as const), ...program.fds.map((fd, i) => [fd, FIRST_PASSED_FD + i] as const)]);
+  } catch (err) {
+    // EPIPE when the executor died early: its exit tells why, below.
+    handover = err instanceof SyscallError && err.errno === EPIPE ? undefined : err;
+  } finally {
     for (const p of pipes) if (p) libc.close(p.childEnd);
     if (devnull !== undefined) closeSync(devnull);
   }
@@ -91,7 +136,7 @@ export function launch(program: SerializedProgram, options: LaunchOptions): Prom
     // its own fork before its parent has reported it.
     const forked: Array<{ index: number; pid: number; pidfd: number; exit: Promise<ProcessExit> }> = [];
     let reported: { index: number; errno: number } | undefined;
-    let failure: unknown;
+    let failure: unknown = handover;
     let socketClosed = false;
     let intermediate: ProcessExit | undefined;
 
@@ -171,8 +216,26 @@ export function launch(program: SerializedProgram, options: LaunchOptions): Prom
       libc.close(pidfd);
       void finish();
     });
-    sync.write(program.bytes);
+    if (failure) abort(failure);
+    else sync.write(program.bytes);
   });
+}
+
+/**
+ * The fds of the attach, each with its number in the executor: one
+ * message, {count, numbers[count]} with the fds as SCM_RIGHTS.
+ */
+function sendFds(libc: Libc, sock: number, fds: ReadonlyArray<readonly [fd: number, at: number]>): void {
+  const header = Buffer.alloc(4 * (fds.length + 1));
+  header.writeUInt32LE(fds.length, 0);
+  fds.forEach(([, at], i) => header.writeInt32LE(at, 4 * (i + 1)));
+  const len = CMSG_HDR_SIZE + 4 * fds.length;
+  const control = Buffer.alloc((len + 7) & ~7);
+  control.writeBigUInt64LE(BigInt(len), 0);
+  control.writeInt32LE(SOL_SOCKET, 8);
+  control.writeInt32LE(SCM_RIGHTS, 12);
+  fds.forEach(([fd], i) => control.writeInt32LE(fd, CMSG_HDR_SIZE + 4 * i));
+  libc.sendmsg(sock, [header], fds.length ? control : undefined, MSG_NOSIGNAL);
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { DependencyContainer } from '../di.js';
 import { AttachError, ErrorCodes } from '../errors.js';
-import { launch } from '../executor/launch.js';
+import { startExecutor } from '../executor/launch.js';
 import { LIBC, realLibc, type Libc } from '../libc/libc.js';
 import { AttachedProcess, type AttachResult } from './attached.js';
 import { AttachSession, stageError } from './context.js';
@@ -98,6 +98,8 @@ export class Pipeline {
     const stages = this.order();
     const session = new AttachSession(request, this.libc);
     const planned: Stage[] = [];
+    // Started first: its exec overlaps the planning.
+    const executor = startExecutor(this.libc);
     let started = false;
     try {
       for (const stage of stages) {
@@ -116,8 +118,7 @@ export class Pipeline {
       session.defer(() => { this.libc.close(lifeline); this.libc.close(given); });
       session.program.setLifeline(given);
       const syncWork = planned.filter((s) => s.atSyncPoint);
-      const launched = await launch(session.program.serialize({ sync: syncWork.length > 0 }), {
-        libc: this.libc,
+      const launched = await executor.run(session.program.serialize({ sync: syncWork.length > 0 }), {
         stdio: request.stdio ?? ['inherit', 'inherit', 'inherit'],
         atSync: async (intermediate) => {
           for (const stage of syncWork) {
@@ -133,6 +134,7 @@ export class Pipeline {
       started = true;
       return proc;
     } finally {
+      await executor.cancel(); // when planning failed; a no-op once it has run
       session.release(started);
     }
   }

@@ -22,9 +22,8 @@ const HEADER_SIZE = 16;
 const OP_SIZE = 112;
 const MAX_ARGS = 6;
 
-/** The executor's fd layout: 0-2 stdio, 3 the sync socket, passed fds from 4. */
-export const SYNC_FD = 3;
-export const FIRST_PASSED_FD = 4;
+/** The executor's fd layout once its fds have arrived: 0-2 stdio, passed fds from 3 (the sync socket is above them all). */
+export const FIRST_PASSED_FD = 3;
 /** The executor moves its sync socket to this fd or above (native/executor.c), so fds the command keeps fit below it. */
 const SYNC_FD_FLOOR = 256;
 /** The command's first kept fd (runc's --preserve-fds numbering): 0-2 are its stdio. */
