@@ -49,7 +49,6 @@ export interface Launched {
 
 /** The executor, started and waiting for its program. */
 export interface Executor {
-  readonly pid: number;
   /**
    * Send the program with its fds, serve the sync point, and resolve once
    * the command has been exec'd (or reject with the first failure, naming
@@ -86,7 +85,6 @@ export function startExecutor(libc: Libc): Executor {
   }
   let claimed = false;
   return {
-    pid,
     run: (program, options) => {
       claimed = true;
       return run(libc, pid, pidfd, ours, program, options);
