@@ -12,8 +12,10 @@ pnpm_version="$(node -p "require('./package.json').packageManager.split('@')[1]"
 if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version)" != "$pnpm_version" ]; then
   npm install --global --no-audit --no-fund "pnpm@${pnpm_version}" >/dev/null
 fi
-if ! command -v cc >/dev/null 2>&1 || [ ! -e /usr/lib/x86_64-linux-gnu/libc.a ] && [ ! -e /usr/lib/aarch64-linux-gnu/libc.a ]; then
-  apt-get update -qq && apt-get install -y -qq gcc libc6-dev >/dev/null
+# The executor and the launcher are static C programs, built with musl
+# (packages/core/scripts/build-executor.mjs says why), else glibc.
+if ! command -v musl-gcc >/dev/null 2>&1 || ! command -v cc >/dev/null 2>&1; then
+  apt-get update -qq && apt-get install -y -qq gcc musl-tools >/dev/null
 fi
 pnpm install --frozen-lockfile --reporter=silent
 pnpm run --silent build

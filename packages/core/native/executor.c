@@ -27,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <linux/sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -38,6 +37,13 @@
 #define MAX_OPS 4096
 #define MAX_RELOCS 4096
 #define MAX_DATA (16u << 20)
+
+/* clone3(2)'s argument up to `cgroup` (linux/sched.h, CLONE_ARGS_SIZE_VER2),
+ * spelled here: musl's headers have no kernel headers. */
+struct ak_clone_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+#define AK_CLONE_INTO_CGROUP 0x200000000ULL
 
 enum { OP_SYSCALL = 1, OP_SYNC = 2, OP_FORK = 3, OP_CLOSE_FDS = 4, OP_EXEC = 5 };
 enum { ARG_IMM = 0, ARG_DATA = 1, ARG_RESULT = 2 };
@@ -251,9 +257,9 @@ static void run(void)
 				/* Born inside: no migration, so none of the global
 				 * lock a cgroup.procs write takes (an RCU grace
 				 * period, milliseconds). */
-				struct clone_args ca;
+				struct ak_clone_args ca;
 				memset(&ca, 0, sizeof(ca));
-				ca.flags = CLONE_PARENT | CLONE_INTO_CGROUP;
+				ca.flags = CLONE_PARENT | AK_CLONE_INTO_CGROUP;
 				/* exit_signal stays 0: with CLONE_PARENT the
 				 * child's is ours (SIGCHLD), and clone3 wants 0. */
 				ca.cgroup = (uint64_t)arg_value(&op->args[0], i);

@@ -8,11 +8,15 @@ import type { Libc, ProcessExit } from '../libc/libc.js';
  * listen for SIGCHLD (libuv allows many watchers per signal) and reap with
  * waitid(P_PIDFD, WNOHANG): race-free, and a pid cannot be reused while we
  * hold its zombie. A slow timer keeps the loop alive while anyone waits and
- * doubles as a safety net should a SIGCHLD be coalesced away.
+ * doubles as a safety net should a SIGCHLD be coalesced away. The SIGCHLD
+ * listener stays once added: a signal listener does not keep Node alive,
+ * and adding and removing it costs a few syscalls each time an attach's
+ * processes have all been reaped.
  */
 export class ChildReaper {
   private readonly waiters = new Map<number, { resolve: (e: ProcessExit) => void; reject: (e: unknown) => void }>();
   private timer: NodeJS.Timeout | undefined;
+  private listening = false;
   private readonly onSigchld = (): void => this.poll();
 
   constructor(private readonly libc: Libc) {}
@@ -21,10 +25,11 @@ export class ChildReaper {
   wait(pidfd: number): Promise<ProcessExit> {
     return new Promise((resolve, reject) => {
       this.waiters.set(pidfd, { resolve, reject });
-      if (this.waiters.size === 1) {
+      if (!this.listening) {
         process.on('SIGCHLD', this.onSigchld);
-        this.timer = setInterval(() => this.poll(), 1000);
+        this.listening = true;
       }
+      this.timer ??= setInterval(() => this.poll(), 1000);
       this.poll();
     });
   }
@@ -54,7 +59,6 @@ export class ChildReaper {
   private settle(pidfd: number): void {
     this.waiters.delete(pidfd);
     if (this.waiters.size === 0) {
-      process.off('SIGCHLD', this.onSigchld);
       clearInterval(this.timer);
       this.timer = undefined;
     }
