@@ -24,7 +24,7 @@ const LIB_WARMUP = 50;
 // its own start-up work on a 2-core machine, and would measure that instead.
 const PIPE_BYTES = 1024 * 1024 * 1024;
 const PTY_BYTES = 32 * 1024 * 1024;
-const THROUGHPUT_RUNS = QUICK ? 3 : 5;
+const THROUGHPUT_RUNS = QUICK ? 3 : 9;
 const RATE_SECONDS = QUICK ? 1 : 3;
 const CONCURRENCY = [1, 8, 32];
 

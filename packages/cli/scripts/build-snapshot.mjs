@@ -5,6 +5,7 @@
 // can, and from the modules on disk (bin/run.js) otherwise.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
@@ -55,6 +56,15 @@ for (const input of Object.keys(result.metafile.inputs).map((p) => resolve(p))) 
   const dep = /^(.*\/node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
   inputs.add(dep && existsSync(join(dep[1], 'package.json')) ? join(dep[1], 'package.json') : input);
 }
+// koffi's native module, as koffi itself finds it for this machine: the
+// snapshot loads it by path (core's setKoffiLoader), not through the package.
+const coreRequire = createRequire(join(root, '..', 'core', 'dist', 'src', 'libc', 'libc.js'));
+const koffiVersion = coreRequire('koffi').version;
+const koffiNative = Object.keys(coreRequire.cache).find((path) => path.endsWith('.node'));
+if (!koffiNative) throw new Error('attachkit: cannot find the native module koffi loaded');
+inputs.add(koffiNative);
+const koffiFile = join(out, 'koffi.json');
+writeFileSync(koffiFile, JSON.stringify({ path: koffiNative, version: koffiVersion }));
 const inputsFile = join(out, 'inputs.json');
 writeFileSync(inputsFile, JSON.stringify([...inputs]));
 
@@ -62,7 +72,7 @@ writeFileSync(inputsFile, JSON.stringify([...inputs]));
 // evaluated (colours, widths, debug switches) must not keep the builder's.
 const r = spawnSync(process.execPath, ['--snapshot-blob', blob, '--build-snapshot', bundle], {
   stdio: ['ignore', 'pipe', 'pipe'],
-  env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ATTACHKIT_SNAPSHOT_INPUTS: inputsFile },
+  env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ATTACHKIT_SNAPSHOT_INPUTS: inputsFile, ATTACHKIT_SNAPSHOT_KOFFI: koffiFile },
   encoding: 'utf8',
 });
 // Node warns that some built-in modules (tty, child_process...) are "not yet fully

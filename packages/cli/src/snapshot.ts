@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startupSnapshot } from 'node:v8';
 import vm from 'node:vm';
-import { createPipeline, type Libc } from '@attachkit/core';
+import { createPipeline, setKoffiLoader, type KoffiModule, type Libc } from '@attachkit/core';
 import { Config, Parser, Plugin } from '@oclif/core';
 import { COMMANDS } from './commands/index.js';
 import { attachFlags, toRequest } from './flags.js';
@@ -33,6 +33,8 @@ const MAIN_MODULE = new URL('./main.js', import.meta.url).href;
 const DEBUG_SWITCHES = ['DEBUG', 'CLI_FLAGS_DEBUG', 'NODE_DEBUG'];
 
 let inputs: Input[] = [];
+/** koffi's native module for this machine (scripts/build-snapshot.mjs), and koffi's version. */
+let koffiNative: { path: string; version: string };
 let plugins: Map<string, Plugin>;
 /**
  * 'error' listeners that modules put on process.stdout and process.stderr
@@ -79,6 +81,16 @@ function stat(path: string): Input {
   }
 }
 
+/** koffi's native module by path: what koffi's package exports is the module's own exports. */
+function loadKoffiNative(): KoffiModule {
+  const module = { exports: {} as KoffiModule & { version?: string } };
+  process.dlopen(module, koffiNative.path);
+  if (module.exports.version !== koffiNative.version) {
+    throw new Error(`koffi's native module ${koffiNative.path} is version ${module.exports.version}, not ${koffiNative.version}`);
+  }
+  return module.exports;
+}
+
 /** A file changed since the snapshot was built (`tsc -b` without the snapshot build, a new dependency): the code on disk is not the snapshot's. */
 function changedInput(): string | undefined {
   return inputs.find(([path, size, mtimeMs]) => {
@@ -121,6 +133,7 @@ async function mainFromModules(argv: readonly string[], reason: string): Promise
 
 if (startupSnapshot.isBuildingSnapshot()) {
   const files = JSON.parse(readFileSync(process.env.ATTACHKIT_SNAPSHOT_INPUTS!, 'utf8')) as string[];
+  koffiNative = JSON.parse(readFileSync(process.env.ATTACHKIT_SNAPSHOT_KOFFI!, 'utf8')) as typeof koffiNative;
   streamListeners = (['stdout', 'stderr'] as const).flatMap((name) =>
     process[name].listeners('error').map((listener): [StdStream, (err: Error) => void] => [name, listener as (err: Error) => void]));
   // Settled before the heap is saved (node runs the event loop dry first); a failure fails the build.
@@ -136,6 +149,7 @@ if (startupSnapshot.isBuildingSnapshot()) {
     // `node --snapshot-blob BLOB -- ARGS`: process.argv is [node, ...ARGS].
     const argv = process.argv.slice(1);
     const reason = modulesNeeded(argv);
+    if (!reason) setKoffiLoader(loadKoffiNative);
     void (reason ? mainFromModules(argv, reason) : main(argv, { oclif: { root: CLI_ROOT, plugins }, startup: 'from the start-up snapshot' }));
   });
 }

@@ -6,7 +6,7 @@ export * from './di.js';
 export { AttachError, ErrorCodes, SyscallError, type AttachErrorDetails, type ErrorCode } from './errors.js';
 export * from './libc/constants.js';
 export { describeErrno, errnoMessage, errnoName } from './libc/errno.js';
-export { KoffiLibc, LIBC, openHow, realLibc, type Libc, type ProcessExit, type ReceivedMessage } from './libc/libc.js';
+export { KoffiLibc, LIBC, openHow, realLibc, setKoffiLoader, type KoffiModule, type Libc, type ProcessExit, type ReceivedMessage } from './libc/libc.js';
 export { syscallNumber, type SyscallName } from './libc/syscalls.js';
 export { CORE_PHASES, INTERMEDIATE_PHASES, isPhase, PHASES, type Phase } from './program/phases.js';
 export {

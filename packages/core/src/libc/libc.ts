@@ -85,8 +85,20 @@ const EINTR = 4;
  * native addon cannot be part of the CLI's V8 start-up snapshot
  * (docs/startup.md), and commands that never call libc need not load it.
  */
-let koffi!: typeof import('koffi');
-const loadKoffi = () => (koffi ??= createRequire(import.meta.url)('koffi') as typeof import('koffi'));
+/** What the koffi package exports. */
+export type KoffiModule = typeof import('koffi');
+let koffi!: KoffiModule;
+let koffiLoader = () => createRequire(import.meta.url)('koffi') as KoffiModule;
+const loadKoffi = () => (koffi ??= koffiLoader());
+
+/**
+ * Load koffi another way, before the first KoffiLibc is made: the CLI's
+ * start-up snapshot loads its native module by path, which skips the
+ * package resolution and koffi's own loader (~6 ms a start, docs/startup.md).
+ */
+export function setKoffiLoader(load: () => KoffiModule): void {
+  koffiLoader = load;
+}
 
 /** The real libc, through koffi. Loaded once per process. */
 export class KoffiLibc implements Libc {
