@@ -49,9 +49,9 @@ const round = (x, digits = 2) => Number(x.toFixed(digits));
 const log = (line) => process.stderr.write(`[bench] ${line}\n`);
 
 /** Run argv to completion with stdio ignored; its wall time in ms. */
-function wall(argv) {
+function wall(argv, env = process.env) {
   const t0 = now();
-  const r = spawnSync(argv[0], argv.slice(1), { stdio: 'ignore' });
+  const r = spawnSync(argv[0], argv.slice(1), { stdio: 'ignore', env });
   const ms = now() - t0;
   if (r.status !== 0) throw new Error(`${argv.join(' ')} exited ${r.status ?? r.signal}`);
   return ms;
@@ -138,9 +138,19 @@ const results = {};
 log(`CLI -- true: ${RUNS} back-to-back runs each of node -e 0, lxc-attach, attachkit`);
 const commands = { node: [process.execPath, '-e', '0'], 'lxc-attach': TOOLS['lxc-attach'](['--', 'true']), attachkit: TOOLS.attachkit(['--', 'true']) };
 const samples = {};
-for (const [name, argv] of Object.entries(commands)) {
-  for (let i = 0; i < 3; i++) wall(argv);
-  samples[name] = Array.from({ length: RUNS }, () => wall(argv));
+const measure = (name, argv, env) => {
+  for (let i = 0; i < 3; i++) wall(argv, env);
+  samples[name] = Array.from({ length: RUNS }, () => wall(argv, env));
+};
+for (const [name, argv] of Object.entries(commands)) measure(name, argv);
+// With NODE_EXTRA_CA_CERTS set (as on the project's machine), node reads and
+// parses that file at every start; attachkit's launcher spares node that
+// (docs/startup.md). Both again without it, to compare like with like.
+const EXTRA_CA = process.env.NODE_EXTRA_CA_CERTS !== undefined;
+if (EXTRA_CA) {
+  const { NODE_EXTRA_CA_CERTS: _, ...bare } = process.env;
+  measure('node, no NODE_EXTRA_CA_CERTS', commands.node, bare);
+  measure('attachkit, no NODE_EXTRA_CA_CERTS', commands.attachkit, bare);
 }
 const cli = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
 results.cliTrue = { unit: 'ms (median)', ...cli, samples };
@@ -219,6 +229,11 @@ const rows = [
   ['CLI `-- true`, wall (median)', `${round(cli.attachkit, 1)} ms`, `${round(cli['lxc-attach'], 1)} ms`,
     `${ratio(cli.attachkit, cli['lxc-attach'])}× lxc-attach; ${ratio(cli.attachkit, cli.node)}× \`node -e 0\` (${round(cli.node, 1)} ms)`,
     '≤ 1.25× `node -e 0`', cli.attachkit <= 1.25 * cli.node],
+  ...(EXTRA_CA ? [(() => {
+    const [a, n] = [cli['attachkit, no NODE_EXTRA_CA_CERTS'], cli['node, no NODE_EXTRA_CA_CERTS']];
+    return ['CLI `-- true`, like for like: both without NODE_EXTRA_CA_CERTS', `${round(a, 1)} ms`, '',
+      `${ratio(a, n)}× \`node -e 0\` (${round(n, 1)} ms)`, '≤ 1.25× `node -e 0`', a <= 1.25 * n];
+  })()] : []),
   ['library attach in a warm process (median)', `${round(results.libraryAttach.attachkit, 1)} ms`, `${round(cli['lxc-attach'], 1)} ms (CLI)`,
     `${ratio(results.libraryAttach.attachkit, cli['lxc-attach'])}×`, '≤ 0.5×', results.libraryAttach.attachkit <= 0.5 * cli['lxc-attach']],
   ['pipe throughput, 1 GiB (dd, 1 MiB blocks)', `${Math.round(results.pipe.attachkit)} MiB/s`, `${Math.round(results.pipe['lxc-attach'])} MiB/s`,
@@ -246,6 +261,7 @@ const md = [
   `Medians of ${RUNS} back-to-back CLI runs per command, ${LIB_RUNS} library attaches (after ${LIB_WARMUP} unmeasured), ${THROUGHPUT_RUNS} throughput and 3 RSS runs; rates over ${RATE_SECONDS} s per level.`,
   'Throughput is measured from the first byte to the end of the stream, as this process reads the tool\'s stdout.',
   'Under `script` both tools are held to what script itself relays (the "script alone" figure: dd on the host, no attach).',
+  ...(EXTRA_CA ? ['NODE_EXTRA_CA_CERTS is set here: `node -e 0` reads and parses that file at its start, which attachkit\'s launcher spares node (docs/startup.md); the like-for-like row runs both without it.'] : []),
   ...(hasPty ? [] : ['', '† No pty stage in this build: under `script` the command wrote to script\'s terminal itself, with no proxy — not yet comparable with lxc-attach\'s proxied pty.']),
   '',
 ].join('\n');

@@ -50,6 +50,18 @@ describe('start-up: the launcher and the V8 start-up snapshot (docs/startup.md)'
     assert.deepEqual(fromSnapshot.stdout.trim().split('\n').sort(), [`PATH=${env.PATH}`, 'FOO=bar baz', 'container=lxc'].sort());
   });
 
+  // The launcher hides NODE_EXTRA_CA_CERTS from node's start (node parses
+  // the file at every start) and the CLI gives it back, in its place.
+  it('should give the command NODE_EXTRA_CA_CERTS where the caller had it, and nothing of how node was spared it', async () => {
+    const env = { PATH: process.env.PATH!, A: '1', NODE_EXTRA_CA_CERTS: '/nonexistent/ca.pem', Z: '2' };
+    const r = await runCli([...self, '--', 'env'], { env, cwd: '/' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n'),
+      [`PATH=${env.PATH}`, 'A=1', 'NODE_EXTRA_CA_CERTS=/nonexistent/ca.pem', 'Z=2', 'container=lxc']);
+    // Node warns at its start when it cannot read the file: it never saw it.
+    assert.equal(r.stderr, '');
+  });
+
   it('should end quietly with status 0 when its stdout is closed (`| head`), from the snapshot and from the modules', async () => {
     for (const argv of [[CLI, 'stages'], [process.execPath, join(CLI_ROOT, 'bin/run.js'), 'stages']]) {
       const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -16,6 +16,12 @@
  *
  * A program, not a shell script: a shell exports PWD, and the attached
  * command gets the caller's environment as it was, as with lxc-attach.
+ *
+ * NODE_EXTRA_CA_CERTS goes to node as ATTACHKIT_NODE_EXTRA_CA_CERTS, in the
+ * same place: node reads and parses that file at every start (35 ms for
+ * Debian's bundle on the project's machine) for TLS that attachkit never
+ * makes; main.ts gives it back its name before anything reads the
+ * environment, so the command gets it as it was.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,6 +32,35 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+extern char **environ;
+
+#define EXTRA_CA "NODE_EXTRA_CA_CERTS="
+#define HIDDEN_CA "ATTACHKIT_" EXTRA_CA
+
+/* environ with NODE_EXTRA_CA_CERTS renamed in place; environ itself when
+ * there is none, or when the new name is taken already. */
+static char **hide_extra_ca(void)
+{
+	size_t n = 0, at = (size_t)-1;
+	for (; environ[n]; n++) {
+		if (strncmp(environ[n], HIDDEN_CA, strlen(HIDDEN_CA)) == 0)
+			return environ;
+		if (strncmp(environ[n], EXTRA_CA, strlen(EXTRA_CA)) == 0)
+			at = n;
+	}
+	if (at == (size_t)-1)
+		return environ;
+	char **env = calloc(n + 1, sizeof(char *));
+	char *renamed = malloc(strlen("ATTACHKIT_") + strlen(environ[at]) + 1);
+	if (!env || !renamed)
+		return environ;
+	memcpy(env, environ, n * sizeof(char *));
+	strcpy(renamed, "ATTACHKIT_");
+	strcat(renamed, environ[at]);
+	env[at] = renamed;
+	return env;
+}
 
 /* dist/snapshot/node: the node binary's path, then "ino size mtime_sec mtime_nsec". */
 static int node_unchanged(const char *record, char *node, size_t size)
@@ -86,6 +121,7 @@ int main(int argc, char **argv)
 		*slash = '\0';
 	}
 
+	environ = hide_extra_ca();
 	char **args = calloc((size_t)argc + 4, sizeof(char *));
 	char blob[PATH_MAX], record[PATH_MAX], node[PATH_MAX], run[PATH_MAX];
 	if (!args)

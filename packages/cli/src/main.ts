@@ -20,8 +20,24 @@ export interface MainOptions {
   readonly startup?: string;
 }
 
+/** The launcher's name for NODE_EXTRA_CA_CERTS (native/launcher.c). */
+const HIDDEN_EXTRA_CA = 'ATTACHKIT_NODE_EXTRA_CA_CERTS';
+
+/**
+ * NODE_EXTRA_CA_CERTS back under its own name and in its place, which the
+ * launcher hid from node's start: the environment is the command's as the
+ * caller gave it, in order. (Node read the variable at its start only.)
+ */
+function restoreEnvironment(): void {
+  if (process.env[HIDDEN_EXTRA_CA] === undefined || process.env.NODE_EXTRA_CA_CERTS !== undefined) return;
+  const entries = Object.entries(process.env);
+  for (const [name] of entries) delete process.env[name];
+  for (const [name, value] of entries) process.env[name === HIDDEN_EXTRA_CA ? 'NODE_EXTRA_CA_CERTS' : name] = value;
+}
+
 /** `attachkit ARGS`: route to a command (attach by default) and run it under oclif. */
 export async function main(argv: readonly string[], { oclif = CLI_ROOT, startup = 'from the modules' }: MainOptions = {}): Promise<void> {
+  restoreEnvironment();
   const options = argv.slice(0, argv.includes('--') ? argv.indexOf('--') : argv.length);
   if (options.includes('--version')) {
     // As lxc-attach --version: the version alone, on stdout; no framework to load for it.
