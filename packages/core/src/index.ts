@@ -32,7 +32,7 @@ export {
   type LxcCgroupDir, type LxcCgroupLayout, type LxcCgroups, type LxcContainer,
 } from './lxc/container.js';
 export { LXC_STATES, LxcCommand, type LxcCommandName, type LxcState } from './lxc/commands.js';
-export { LxcCommandError, LxcMonitor, MONITOR_TIMEOUT_MS, type LxcCommandFailure, type MonitorResponse } from './lxc/monitor.js';
+export { LxcCommandError, LxcMonitor, MONITOR_TIMEOUT_MS, type LxcCommandFailure, type MonitorResponse, type SentCommand } from './lxc/monitor.js';
 export { checkContainerName, DEFAULT_LXCPATH, resolveContainer, type ContainerTarget } from './lxc/resolve-container.js';
 export { abstractSockaddr, commandSocketName, fnv1a64 } from './lxc/socket-name.js';
 export { ARCHITECTURES, personalityOf, SetPersonality } from './stages/set-personality.js';

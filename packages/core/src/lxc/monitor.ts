@@ -53,6 +53,18 @@ export class LxcCommandError extends Error {
 }
 
 /**
+ * A command sent to the monitor whose answer is read later: commands sent
+ * together are answered in one wait rather than one wait each.
+ */
+export interface SentCommand {
+  readonly command: LxcCommandName;
+  /** Read the answer (once). Its fds are the caller's to close. */
+  answer(): MonitorResponse;
+  /** Not wanted after all: close the connection (a no-op once answered). */
+  cancel(): void;
+}
+
+/**
  * A client of a running container's monitor (`[lxc monitor] LXCPATH NAME`,
  * the lxc-start process that serves the command socket). Every call is one
  * connection, blocking with a timeout: the socket is abstract, which Node's
@@ -82,8 +94,12 @@ export class LxcMonitor {
   }
 
   /** The init process, as a pidfd (GET_INIT_PIDFD). */
-  initPidfd(): number {
-    return this.expectFd('GET_INIT_PIDFD', this.request('GET_INIT_PIDFD', undefined, 1));
+  initPidfd(sent = this.sendInitPidfd()): number {
+    return this.expectFd('GET_INIT_PIDFD', sent.answer());
+  }
+
+  sendInitPidfd(): SentCommand {
+    return this.send('GET_INIT_PIDFD', undefined, 1);
   }
 
   /** The init's pid in the monitor's pid namespace (GET_INIT_PID). */
@@ -91,8 +107,8 @@ export class LxcMonitor {
     return Number(this.scalar('GET_INIT_PID'));
   }
 
-  state(): LxcState {
-    const n = Number(this.scalar('GET_STATE'));
+  state(sent = this.sendState()): LxcState {
+    const n = Number(this.scalar('GET_STATE', sent));
     const state = LXC_STATES[n];
     if (!state) throw new LxcCommandError('GET_STATE', 'protocol', `GET_STATE: the monitor at ${this.address} answered an unknown state ${n}`);
     return state;
@@ -128,8 +144,8 @@ export class LxcMonitor {
    * The container's cgroup directories, one fd per writable hierarchy, and
    * the host's cgroup layout (GET_CGROUP_CTX; −1 unknown, 0 legacy, 1 hybrid, 2 unified).
    */
-  cgroupContext(): { layout: number; fds: number[] } {
-    const r = this.request('GET_CGROUP_CTX', Buffer.alloc(CGROUP_CTX_SIZE), CGROUP_CTX_MAX_FDS);
+  cgroupContext(sent = this.sendCgroupContext()): { layout: number; fds: number[] } {
+    const r = sent.answer();
     if (r.ret < 0 || r.data.length < 12 || r.data.readUInt32LE(8) !== r.fds.length) {
       this.closeAll(r.fds);
       throw r.ret < 0 ? this.refused('GET_CGROUP_CTX', r.ret)
@@ -138,14 +154,52 @@ export class LxcMonitor {
     return { layout: r.data.readInt32LE(0), fds: [...r.fds] };
   }
 
+  sendState(): SentCommand {
+    return this.send('GET_STATE');
+  }
+
+  sendCgroupContext(): SentCommand {
+    return this.send('GET_CGROUP_CTX', Buffer.alloc(CGROUP_CTX_SIZE), CGROUP_CTX_MAX_FDS);
+  }
+
   /** One command: connect, send, read the answer with its fds, close. */
   request(command: LxcCommandName, data?: Uint8Array, maxFds = 0): MonitorResponse {
+    return this.send(command, data, maxFds).answer();
+  }
+
+  /** Connect and send a command; read its answer later. */
+  send(command: LxcCommandName, data?: Uint8Array, maxFds = 0): SentCommand {
     if (data && data.length > MAX_DATA) throw new LxcCommandError(command, 'protocol', `${command}: request too long (${data.length} > ${MAX_DATA} bytes)`);
     const sock = this.connect(command);
-    let fds: number[] = [];
     try {
       const request = encodeRequest(LxcCommand[command], data);
       this.libc.sendmsg(sock, data?.length ? [request, data] : [request], credentials(), MSG_NOSIGNAL);
+    } catch (err) {
+      this.libc.close(sock);
+      throw err;
+    }
+    let open = true;
+    const close = () => {
+      if (open) this.libc.close(sock);
+      open = false;
+    };
+    return {
+      command,
+      answer: () => {
+        if (!open) throw new LxcCommandError(command, 'protocol', `${command}: its answer was read or given up already`);
+        try {
+          return this.receiveAnswer(command, sock, maxFds);
+        } finally {
+          close();
+        }
+      },
+      cancel: close,
+    };
+  }
+
+  private receiveAnswer(command: LxcCommandName, sock: number, maxFds: number): MonitorResponse {
+    let fds: number[] = [];
+    try {
       const header = Buffer.alloc(RECORD_SIZE);
       // CMSG_SPACE(4 * maxFds), and room for anything else the kernel attaches.
       const control = Buffer.alloc(16 + 8 * Math.ceil((4 * Math.max(maxFds, 1)) / 8) + 64);
@@ -169,8 +223,6 @@ export class LxcMonitor {
     } catch (err) {
       this.closeAll(fds);
       throw err;
-    } finally {
-      this.libc.close(sock);
     }
   }
 
@@ -231,8 +283,8 @@ export class LxcMonitor {
     }
   }
 
-  private scalar(command: LxcCommandName): bigint {
-    const r = this.request(command);
+  private scalar(command: LxcCommandName, sent = this.send(command)): bigint {
+    const r = sent.answer();
     if (r.ret < 0) throw this.refused(command, r.ret);
     return r.value;
   }

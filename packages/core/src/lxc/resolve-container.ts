@@ -4,7 +4,7 @@ import { describeErrno } from '../libc/errno.js';
 import { CONTAINER_CONFIG, type ResolvedTarget, type StageContext } from '../pipeline/context.js';
 import { LxcConfig, LxcConfigError, readLxcConfig } from './config.js';
 import { CGROUP2_SUPER_MAGIC, LXC_CONTAINER, type LxcCgroupLayout, type LxcCgroups, type LxcContainer } from './container.js';
-import { LxcCommandError, LxcMonitor, MONITOR_TIMEOUT_MS } from './monitor.js';
+import { LxcCommandError, LxcMonitor, MONITOR_TIMEOUT_MS, type SentCommand } from './monitor.js';
 
 /** LXC's lxcpath for root when none is given (`lxc-config lxc.lxcpath`). */
 export const DEFAULT_LXCPATH = '/var/lib/lxc';
@@ -71,9 +71,17 @@ export function resolveContainer(ctx: StageContext, target: ContainerTarget, tim
     }
   };
 
-  const state = ask(() => monitor.state());
+  // Sent together, answered in one wait rather than three: the state, the
+  // init, and the cgroups that enter-cgroup asks for (read only if it does).
+  const sent: SentCommand[] = [];
+  ctx.defer(() => { for (const command of sent) command.cancel(); });
+  const [stateSent, initSent, cgroupsSent] = ask(() => {
+    for (const send of [() => monitor.sendState(), () => monitor.sendInitPidfd(), () => monitor.sendCgroupContext()]) sent.push(send());
+    return sent;
+  });
+  const state = ask(() => monitor.state(stateSent));
   if (!ATTACHABLE.has(state)) throw fail(`container '${name}' is ${state}, not RUNNING`);
-  const { pid, pidfd } = ask(() => initProcess(ctx, monitor));
+  const { pid, pidfd } = ask(() => initProcess(ctx, monitor, initSent!));
   ctx.defer(() => ctx.libc.close(pidfd));
 
   // The lazy ones throw LxcCommandError or SyscallError to the stage that asks, which names itself in the error.
@@ -91,7 +99,7 @@ export function resolveContainer(ctx: StageContext, target: ContainerTarget, tim
     },
     monitor,
     cgroups: () => {
-      if (cgroups === null) cgroups = cgroupsOf(ctx, monitor);
+      if (cgroups === null) cgroups = cgroupsOf(ctx, monitor, cgroupsSent!);
       return cgroups;
     },
     runningConfig: (key) => monitor.configItem(key),
@@ -108,10 +116,10 @@ export function resolveContainer(ctx: StageContext, target: ContainerTarget, tim
  * the pid, which we open and then confirm: if the monitor still names the
  * same pid once we hold it, the pidfd is its init and not a recycled pid.
  */
-function initProcess(ctx: StageContext, monitor: LxcMonitor): { pid: number; pidfd: number } {
+function initProcess(ctx: StageContext, monitor: LxcMonitor, sent: SentCommand): { pid: number; pidfd: number } {
   let pidfd: number | undefined;
   try {
-    pidfd = monitor.initPidfd();
+    pidfd = monitor.initPidfd(sent);
   } catch (err) {
     if (!(err instanceof LxcCommandError) || !err.unsupported) throw err;
   }
@@ -141,10 +149,10 @@ function pidOfPidfd(pidfd: number): number {
   return Number(match[1]);
 }
 
-function cgroupsOf(ctx: StageContext, monitor: LxcMonitor): LxcCgroups | undefined {
+function cgroupsOf(ctx: StageContext, monitor: LxcMonitor, sent: SentCommand): LxcCgroups | undefined {
   let answer: { layout: number; fds: number[] };
   try {
-    answer = monitor.cgroupContext();
+    answer = monitor.cgroupContext(sent);
   } catch (err) {
     // lxc-attach too takes any failure as "not supported" and falls back (cgfsng.c, __cgroup_attach_many).
     if (err instanceof LxcCommandError && err.unsupported) return undefined;
