@@ -33,7 +33,7 @@ export interface IntermediateProcess {
 
 export interface LaunchOptions {
   readonly stdio: readonly [StdioOption, StdioOption, StdioOption];
-  /** Parent-side work at the sync point (the cgroup move). A throw aborts the attach. */
+  /** Parent-side work at the sync point (stages' atSyncPoint). A throw aborts the attach. */
   readonly atSync: (intermediate: IntermediateProcess) => Promise<void>;
 }
 
