@@ -71,6 +71,19 @@ describe('attach (real kernel, the caller as target)', () => {
       /^AttachError: resolve-target: no process with pid 999999: pidfd_open\(pid 999999\) failed: ESRCH \(No such process\)$/m);
   });
 
+  // The executor is started before the stages plan: an attach that fails
+  // while planning must kill and reap it, and close what it held.
+  it('should leave no process and no fd behind when planning fails', async () => {
+    const p = createPipeline();
+    await collect(await p.spawn(self(['true']))); // warm: the executor image fd is made once
+    const fds = openFdCount();
+    const failing = createPipeline().add(stage('refuse', () => { throw new Error('no, thanks'); }, { after: ['resolve-target'] }));
+    for (let i = 0; i < 20; i++) await assert.rejects(failing.spawn(self(['true'])), /^AttachError: refuse: planning failed: no, thanks$/m);
+    await assert.rejects(p.spawn({ target: { pid: 999999 }, command: ['true'] }), /no process with pid 999999/);
+    assert.deepEqual(children(), []);
+    assert.equal(openFdCount(), fds);
+  });
+
   it('should show the command only 0, 1 and 2, even when the caller holds more fds', async () => {
     const libc = realLibc();
     const extra = openSync('/', 'r');
