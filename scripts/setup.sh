@@ -14,8 +14,9 @@ if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version)" != "$pnpm_version"
 fi
 # The executor and the launcher are static C programs, built with musl
 # (packages/core/scripts/build-executor.mjs says why), else glibc.
-if ! command -v musl-gcc >/dev/null 2>&1 || ! command -v cc >/dev/null 2>&1; then
-  apt-get update -qq && apt-get install -y -qq gcc musl-tools >/dev/null
+if ! command -v musl-gcc >/dev/null 2>&1 || ! command -v cc >/dev/null 2>&1 ||
+   { [ ! -e /usr/lib/x86_64-linux-gnu/libc.a ] && [ ! -e /usr/lib/aarch64-linux-gnu/libc.a ]; }; then
+  apt-get update -qq && apt-get install -y -qq gcc libc6-dev musl-tools >/dev/null
 fi
 pnpm install --frozen-lockfile --reporter=silent
 pnpm run --silent build
