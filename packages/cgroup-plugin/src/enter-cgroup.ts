@@ -117,7 +117,7 @@ export class EnterCgroup implements Stage {
     }
   }
 
-/** The target's cgroups from /proc/<pid>/cgroup, except those it shares with us (nothing to do there). */
+  /** The target's cgroups from /proc/<pid>/cgroup, except those it shares with us (nothing to do there). */
   private discover(ctx: StageContext): CgroupPlacement[] {
     const { procRoot } = this.options;
     const { pid, pidfd, description } = ctx.target;
@@ -146,7 +146,7 @@ export class EnterCgroup implements Stage {
    * inside could not use its own leaf (cgroup.procs, cgroup.kill, ...).
    */
   private enterUnified(ctx: StageContext, dir: CgroupDir, leaf: string | undefined): ParentMove | undefined {
-    const targets: Array<{ procs: string; fd: number; open: string; shown: string }> = [];
+    const candidates = [{ open: dir.open, shown: dir.shown }];
     if (leaf) {
       const made = `${dir.open}/${leaf}`;
       try {
@@ -156,12 +156,11 @@ export class EnterCgroup implements Stage {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw ctx.error(`mkdir(${dir.shown}/${leaf})`, err);
       }
-      const shown = `${dir.shown}/${leaf}`;
-      targets.push({ ...this.procs(ctx, made, shown), open: made, shown });
+      candidates.unshift({ open: made, shown: `${dir.shown}/${leaf}` });
     }
-    targets.push({ ...this.procs(ctx, dir.open, dir.shown), open: dir.open, shown: dir.shown });
-    if (!this.options.cloneIntoCgroup) return { targets };
-    const { open, shown } = targets[0]!;
+    if (!this.options.cloneIntoCgroup) return { targets: candidates.map((c) => this.procs(ctx, c.open, c.shown)) };
+    const { open, shown } = candidates[0]!;
+    this.procs(ctx, open, shown); // the writability check: a read-only mount fails here, before anything runs
     let fd: number;
     try {
       fd = this.openFd(ctx, open, constants.O_RDONLY | constants.O_DIRECTORY);

@@ -75,13 +75,17 @@ export function resolveContainer(ctx: StageContext, target: ContainerTarget, tim
   // init, and the cgroups that enter-cgroup asks for (read only if it does).
   const sent: SentCommand[] = [];
   ctx.defer(() => { for (const command of sent) command.cancel(); });
-  const [stateSent, initSent, cgroupsSent] = ask(() => {
-    for (const send of [() => monitor.sendState(), () => monitor.sendInitPidfd(), () => monitor.sendCgroupContext()]) sent.push(send());
-    return sent;
-  });
+  const send = (what: () => SentCommand): SentCommand => {
+    const command = ask(what);
+    sent.push(command);
+    return command;
+  };
+  const stateSent = send(() => monitor.sendState());
+  const initSent = send(() => monitor.sendInitPidfd());
+  const cgroupsSent = send(() => monitor.sendCgroupContext());
   const state = ask(() => monitor.state(stateSent));
   if (!ATTACHABLE.has(state)) throw fail(`container '${name}' is ${state}, not RUNNING`);
-  const { pid, pidfd } = ask(() => initProcess(ctx, monitor, initSent!));
+  const { pid, pidfd } = ask(() => initProcess(ctx, monitor, initSent));
   ctx.defer(() => ctx.libc.close(pidfd));
 
   // The lazy ones throw LxcCommandError or SyscallError to the stage that asks, which names itself in the error.
@@ -99,7 +103,7 @@ export function resolveContainer(ctx: StageContext, target: ContainerTarget, tim
     },
     monitor,
     cgroups: () => {
-      if (cgroups === null) cgroups = cgroupsOf(ctx, monitor, cgroupsSent!);
+      if (cgroups === null) cgroups = cgroupsOf(ctx, monitor, cgroupsSent);
       return cgroups;
     },
     runningConfig: (key) => monitor.configItem(key),
