@@ -41,7 +41,8 @@ export function children(pid: number | 'self' = 'self'): Array<{ pid: number; st
   }).map((child) => ({ pid: child, state: stateOf(child) }));
 }
 
-function stateOf(pid: number): string {
+/** The state letter of a process (`R`, `S`, `T`, `Z`…), or `gone`. */
+export function stateOf(pid: number): string {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]!;

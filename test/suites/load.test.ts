@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { defaultPipeline } from '@attachkit/cli';
 import { createPipeline, ErrorCodes, type AttachError, type AttachRequest, type Stage } from '@attachkit/core';
 import { nsPlugin } from '@attachkit/ns-plugin';
-import { children, collect, openFdCount, pidNamespaceMembers, refusal, stoppedChild, zombies } from '../helpers/process.js';
+import { children, collect, openFdCount, pidNamespaceMembers, refusal, stateOf, stoppedChild, zombies } from '../helpers/process.js';
 import { startSandbox, type Sandbox } from '../sandbox/index.js';
 
 /**
@@ -182,6 +182,20 @@ describe('load and faults (sandbox containers, the library in one process)', () 
         assert.equal(existsSync(marker), false, 'the command never ran');
       });
     }
+
+    // The executor is started before the stages plan; killed then, attachkit
+    // leaves it reading end-of-file where its program would come: it exits.
+    it('should leave no executor behind when killed while the stages plan', async () => {
+      const attach = run('plan', ['true']);
+      await eventually(() => attach.lines, (l) => l.length > 0, 10000);
+      const executors = children(attach.child.pid!).map((c) => c.pid)
+        .filter((pid) => readlinkSync(`/proc/${pid}/exe`).startsWith('/memfd:attachkit-executor'));
+      assert.equal(executors.length, 1, 'the executor waits for its program');
+      await attach.kill();
+      // Exited: gone, or a zombie until the init it was left to reaps it.
+      assert.match(await eventually(() => stateOf(executors[0]!), (state) => state === 'Z' || state === 'gone'), /^(Z|gone)$/);
+      assert.deepEqual(inContainer(), []);
+    });
 
     it('should leave a command that has started running, as lxc-attach does', async () => {
       const attach = run('exec', ['sleep', '30']);
