@@ -1,4 +1,5 @@
 import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import type { SocketConstructorOpts } from 'node:net';
 import { ReadStream } from 'node:tty';
 import { F_DUPFD_CLOEXEC, realLibc, SyscallError, type AttachedProcess, type AttachResult, type Libc } from '@attachkit/core';
 import { MasterWriter } from './master-writer.js';
@@ -143,9 +144,16 @@ class TerminalProxy {
    * drain after exit continues exactly where the stream stopped.
    */
   private readMaster(): void {
-    const stream = new ReadStream(this.libc.fcntl(this.master, F_DUPFD_CLOEXEC, 0));
+    // Into one buffer of ours, straight from libuv's read (net.Socket's
+    // `onread`): no stream machinery and no allocation per chunk, of which
+    // a pty gives at most 4 KB at a time. deliver() writes synchronously,
+    // so the buffer is free again when it returns.
+    const buffer = Buffer.allocUnsafe(64 * 1024);
+    const onread = { buffer, callback: (n: number) => { this.deliver(buffer.subarray(0, n)); } };
+    // (Node passes the options on to net.Socket; its types do not list `onread` for a ReadStream.)
+    const stream = new ReadStream(this.libc.fcntl(this.master, F_DUPFD_CLOEXEC, 0), { onread } as SocketConstructorOpts);
     this.streams.push(stream);
-    stream.on('data', (chunk: Buffer) => this.deliver(chunk));
+    stream.resume(); // nothing listens for 'data' to start the reading
     stream.on('error', () => { /* EIO: the command side is all closed; the drain confirms it */ });
   }
 
