@@ -2,7 +2,9 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startupSnapshot } from 'node:v8';
 import vm from 'node:vm';
-import { createPipeline, setKoffiLoader, type KoffiModule, type Libc } from '@attachkit/core';
+import {
+  bytes, createPipeline, cstring, imm, PreExecProgram, resultOf, scratch, scratchAt, setKoffiLoader, type KoffiModule, type Libc,
+} from '@attachkit/core';
 import { Config, Parser, Plugin } from '@oclif/core';
 import { COMMANDS } from './commands/index.js';
 import { attachFlags, toRequest } from './flags.js';
@@ -70,6 +72,17 @@ async function warmUp(): Promise<void> {
   await Parser.parse(['--pid', '1', '--', 'true'], { flags: attachFlags, strict: false });
   const noLibc = new Proxy({}, { get() { throw new Error('no libc call while the snapshot is built'); } }) as Libc;
   createPipeline({ plugins: defaultPlugins(), libc: noLibc }).describe(toRequest({ pid: 1 }, ['true']));
+  // The program's encoding is plain JavaScript, and a long one: every kind of op and argument once.
+  const program = new PreExecProgram();
+  program.setLifeline(9);
+  const emit = program.emitter('warm-up');
+  const pid = emit.syscall('namespaces', 'getpid', [], { operation: 'getpid()' });
+  emit.syscall('capabilities', 'capget', [bytes(Buffer.alloc(8)), scratchAt(scratch(16))], { operation: 'capget' });
+  emit.syscall('cwd', 'chdir', [cstring('/'), resultOf(pid), imm(0)], { operation: 'chdir' });
+  emit.forkIntoCgroup(5, 'clone3');
+  emit.keepFd(7);
+  emit.exec({ file: 'true', argv: ['true'], env: ['A=b'] });
+  program.serialize({ sync: false });
 }
 
 function stat(path: string): Input {
