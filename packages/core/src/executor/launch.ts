@@ -4,7 +4,7 @@ import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { AttachError, ErrorCodes, SyscallError } from '../errors.js';
 import { F_GETFL, F_SETFL, MSG_NOSIGNAL, O_NONBLOCK, SCM_RIGHTS, SIGKILL, SOL_SOCKET } from '../libc/constants.js';
 import { errnoName } from '../libc/errno.js';
-import type { Libc, ProcessExit } from '../libc/libc.js';
+import { controlMessage, type Libc, type ProcessExit } from '../libc/libc.js';
 import { FIRST_PASSED_FD, type OpInfo, type SerializedProgram } from '../program/program.js';
 import { executorImage, executorImagePath } from './image.js';
 import { reaperFor } from './reaper.js';
@@ -17,9 +17,6 @@ const MSG_ERROR = 3;
 const OP_NONE = 0xffffffff;
 /** The most fds one SCM_RIGHTS message carries (SCM_MAX_FD). */
 const SCM_MAX_FD = 253;
-/** struct cmsghdr on LP64: size_t len, int level, int type. */
-const CMSG_HDR_SIZE = 16;
-const EPIPE = 32;
 
 export type StdioOption = 'inherit' | 'pipe' | 'ignore' | number;
 
@@ -119,7 +116,7 @@ function run(libc: Libc, pid: number, pidfd: number, ours: number, program: Seri
     sendFds(libc, ours, [...sources.map((fd, i) => [fd, i] as const), ...program.fds.map((fd, i) => [fd, FIRST_PASSED_FD + i] as const)]);
   } catch (err) {
     // EPIPE when the executor died early: its exit tells why, below.
-    handover = err instanceof SyscallError && err.errno === EPIPE ? undefined : err;
+    handover = err instanceof SyscallError && errnoName(err.errno) === 'EPIPE' ? undefined : err;
   } finally {
     for (const p of pipes) if (p) libc.close(p.childEnd);
     if (devnull !== undefined) closeSync(devnull);
@@ -227,13 +224,8 @@ function sendFds(libc: Libc, sock: number, fds: ReadonlyArray<readonly [fd: numb
   const header = Buffer.alloc(4 * (fds.length + 1));
   header.writeUInt32LE(fds.length, 0);
   fds.forEach(([, at], i) => header.writeInt32LE(at, 4 * (i + 1)));
-  const len = CMSG_HDR_SIZE + 4 * fds.length;
-  const control = Buffer.alloc((len + 7) & ~7);
-  control.writeBigUInt64LE(BigInt(len), 0);
-  control.writeInt32LE(SOL_SOCKET, 8);
-  control.writeInt32LE(SCM_RIGHTS, 12);
-  fds.forEach(([fd], i) => control.writeInt32LE(fd, CMSG_HDR_SIZE + 4 * i));
-  libc.sendmsg(sock, [header], fds.length ? control : undefined, MSG_NOSIGNAL);
+  const rights = Buffer.from(Int32Array.from(fds, ([fd]) => fd).buffer);
+  libc.sendmsg(sock, [header], fds.length ? controlMessage(SOL_SOCKET, SCM_RIGHTS, rights) : undefined, MSG_NOSIGNAL);
 }
 
 /**

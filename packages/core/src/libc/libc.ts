@@ -303,6 +303,19 @@ function msghdr(buffers: readonly Uint8Array[], control: Uint8Array | undefined)
 
 }
 
+/**
+ * One ancillary message for sendmsg(2): struct cmsghdr (LP64: u64 len, s32
+ * level, s32 type), then the data, padded to 8 bytes (CMSG_SPACE).
+ */
+export function controlMessage(level: number, type: number, data: Uint8Array): Buffer {
+  const len = 16 + data.length;
+  const cmsg = Buffer.alloc((len + 7) & ~7);
+  cmsg.writeBigUInt64LE(BigInt(len), 0);
+  cmsg.writeInt32LE(level, 8);
+  cmsg.writeInt32LE(type, 12);
+  cmsg.set(data, 16);
+  return cmsg;
+}
 
 /** struct open_how { u64 flags; u64 mode; u64 resolve; } */
 export function openHow(flags: number, resolve: number): Buffer {

@@ -4,7 +4,7 @@ import {
   SOCK_STREAM, SOL_SOCKET,
 } from '../libc/constants.js';
 import { describeErrno } from '../libc/errno.js';
-import type { Libc } from '../libc/libc.js';
+import { controlMessage, type Libc } from '../libc/libc.js';
 import {
   CGROUP_CTX_MAX_FDS, CGROUP_CTX_SIZE, cstringData, decodeCString, decodeResponse, encodeRequest, LXC_STATES, LxcCommand,
   MAX_DATA, RECORD_SIZE, type LxcCommandName, type LxcState,
@@ -315,14 +315,11 @@ export class LxcMonitor {
  * with requests in quick succession).
  */
 function credentials(): Buffer {
-  const cmsg = Buffer.alloc(32); // CMSG_SPACE(sizeof(struct ucred))
-  cmsg.writeBigUInt64LE(28n, 0); // CMSG_LEN(12)
-  cmsg.writeInt32LE(SOL_SOCKET, 8);
-  cmsg.writeInt32LE(SCM_CREDENTIALS, 12);
-  cmsg.writeInt32LE(process.pid, 16);
-  cmsg.writeUInt32LE(process.getuid?.() ?? 0, 20);
-  cmsg.writeUInt32LE(process.getgid?.() ?? 0, 24);
-  return cmsg;
+  const ucred = Buffer.alloc(12);
+  ucred.writeInt32LE(process.pid, 0);
+  ucred.writeUInt32LE(process.getuid?.() ?? 0, 4);
+  ucred.writeUInt32LE(process.getgid?.() ?? 0, 8);
+  return controlMessage(SOL_SOCKET, SCM_CREDENTIALS, ucred);
 }
 
 /** The fds of every SCM_RIGHTS message in a control buffer (struct cmsghdr: u64 len, s32 level, s32 type, data; 8-aligned). */
