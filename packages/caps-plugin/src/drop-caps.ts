@@ -38,14 +38,7 @@ export class DropCapabilities implements Stage {
 
   plan(ctx: StageContext): void {
     const { procRoot } = this.options;
-    const { pid, pidfd, description } = ctx.target;
-    let status: string;
-    try {
-      status = readFileSync(`${procRoot}/${pid}/status`, 'utf8');
-      ctx.libc.pidfdSendSignal(pidfd, 0); // the status we read was the process we hold
-    } catch (err) {
-      throw new AttachError(ErrorCodes.TARGET, `${this.id}: the target ${description} exited during the attach`, { stage: this.id, cause: err });
-    }
+    const status = ctx.readTarget(() => readFileSync(`${procRoot}/${ctx.target.pid}/status`, 'utf8'));
     const lastCap = Number(readFileSync(`${procRoot}/sys/kernel/cap_last_cap`, 'utf8'));
     let keep = statusCapSet(status, 'CapBnd');
     const config = ctx.get(CONTAINER_CONFIG);

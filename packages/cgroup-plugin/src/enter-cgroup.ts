@@ -120,15 +120,8 @@ export class EnterCgroup implements Stage {
   /** The target's cgroups from /proc/<pid>/cgroup, except those it shares with us (nothing to do there). */
   private discover(ctx: StageContext): CgroupPlacement[] {
     const { procRoot } = this.options;
-    const { pid, pidfd, description } = ctx.target;
     const hierarchies = parseMountinfo(readFileSync(`${procRoot}/self/mountinfo`, 'utf8'));
-    let theirs: string;
-    try {
-      theirs = readFileSync(`${procRoot}/${pid}/cgroup`, 'utf8');
-      ctx.libc.pidfdSendSignal(pidfd, 0); // the file we read was the process we hold
-    } catch (err) {
-      throw new AttachError(ErrorCodes.TARGET, `${this.id}: the target ${description} exited during the attach`, { stage: this.id, cause: err });
-    }
+    const theirs = ctx.readTarget(() => readFileSync(`${procRoot}/${ctx.target.pid}/cgroup`, 'utf8'));
     const ours = new Set(place(parseProcCgroup(readFileSync(`${procRoot}/self/cgroup`, 'utf8')), hierarchies).map((p) => p.dir));
     return place(parseProcCgroup(theirs), hierarchies).filter((p) => !ours.has(p.dir));
   }

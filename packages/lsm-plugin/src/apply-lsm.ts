@@ -54,7 +54,7 @@ export class ApplyLsmLabel implements Stage {
 
   plan(ctx: StageContext): void {
     const { procRoot } = this.options;
-    const { pid, pidfd, description } = ctx.target;
+    const { pid } = ctx.target;
     const context = ctx.request.selinuxContext;
     if (context !== undefined && (ctx.request.elevated?.includes('LSM') || ctx.request.namespaces)) {
       throw new AttachError(ErrorCodes.BAD_REQUEST, `${this.id}: -c/--context cannot be combined with -e LSM or -s, which keep the caller's label`, { stage: this.id });
@@ -64,12 +64,7 @@ export class ApplyLsmLabel implements Stage {
       throw new AttachError(ErrorCodes.BAD_REQUEST, `${this.id}: -c/--context asks for the label '${context}', but neither AppArmor nor SELinux is active on this host`, { stage: this.id });
     }
     const kind = lsm === 'apparmor' ? apparmor(procRoot, pid) : selinux();
-    const label = context ?? readLabel(procRoot, pid, kind) ?? configuredLabel(kind, ctx.get(CONTAINER_CONFIG));
-    try {
-      ctx.libc.pidfdSendSignal(pidfd, 0); // the label we read was the process we hold
-    } catch (err) {
-      throw new AttachError(ErrorCodes.TARGET, `${this.id}: the target ${description} exited during the attach`, { stage: this.id, cause: err });
-    }
+    const label = ctx.readTarget(() => context ?? readLabel(procRoot, pid, kind)) ?? configuredLabel(kind, ctx.get(CONTAINER_CONFIG));
     if (label === undefined) return; // no label to give: lxc-attach warns and goes on
     this.emitWrite(ctx, kind, label);
   }

@@ -1,6 +1,6 @@
 import { openSync, closeSync } from 'node:fs';
 import { release } from 'node:os';
-import { AttachError, contextKey, ErrorCodes, imm, optional, SyscallError, type Stage, type StageContext } from '@attachkit/core';
+import { AttachError, contextKey, ErrorCodes, imm, optional, type Stage, type StageContext } from '@attachkit/core';
 import { cloneFlagNames, NAMESPACES, namespaceId, type NamespaceKind } from './namespaces.js';
 
 /** The namespaces the attach joins, by /proc/<pid>/ns name (user, mnt, pid, ...), for the stages after it. */
@@ -36,18 +36,11 @@ export class JoinNamespaces implements Stage {
     // A namespace it created always differs from ours (and joining our own
     // user namespace would be EINVAL), so both rules come down to one:
     // join every namespace that differs from ours.
-    const join = this.wanted(ctx).filter((kind) => {
+    const wanted = this.wanted(ctx);
+    const join = ctx.readTarget(() => wanted.filter((kind) => {
       const theirs = namespaceId(pid, kind);
       return theirs !== undefined && theirs !== namespaceId('self', kind);
-    });
-    // The reads above went through /proc/<pid>: prove that pid is still the process we hold.
-    try {
-      ctx.libc.pidfdSendSignal(pidfd, 0);
-    } catch (err) {
-      throw new AttachError(ErrorCodes.TARGET, `${this.id}: the target ${description} exited during the attach`, {
-        stage: this.id, syscall: 'pidfd_send_signal', errno: err instanceof SyscallError ? err.errno : undefined, cause: err,
-      });
-    }
+    }));
     ctx.set(JOINED_NAMESPACES, join.map((k) => k.proc));
     if (join.length === 0) return;
     if (this.pidfdSetns) {
@@ -63,13 +56,12 @@ export class JoinNamespaces implements Stage {
 
   /** Older kernels: open every namespace fd before joining any (after the mount join the paths are gone). */
   private joinByFds(ctx: StageContext, join: readonly NamespaceKind[]): void {
-    const { pid, pidfd, description } = ctx.target;
-    const fds = join.map((kind) => {
+    const { pid, description } = ctx.target;
+    const fds = ctx.readTarget(() => join.map((kind) => {
       const fd = openSync(`/proc/${pid}/ns/${kind.proc}`, 'r');
       ctx.defer(() => closeSync(fd));
       return { kind, fd };
-    });
-    ctx.libc.pidfdSendSignal(pidfd, 0);
+    }));
     for (const { kind, fd } of fds) {
       ctx.program.syscall('namespaces', 'setns', [imm(ctx.program.passFd(fd)), imm(kind.flag)], {
         operation: `setns(/proc/${pid}/ns/${kind.proc}, ${kind.clone}) on ${description}`,

@@ -61,6 +61,13 @@ export interface StageContext {
   publish<T>(key: ContextKey<T>, value: T, discard?: (value: T) => void): void;
   /** An AttachError stamped with this stage, for a failed operation (keeps the errno of a SyscallError). */
   error(operation: string, cause?: unknown): AttachError;
+  /**
+   * Run `read`, which reads the target through /proc/<pid>, then prove with
+   * the target's pidfd that the pid still names the process we hold (a
+   * recycled pid would be another's). A failure of either means the target
+   * is gone: `<stage>: the target … exited during the attach`.
+   */
+  readTarget<T>(read: () => T): T;
 }
 
 /** The state of one attach, shared by its stages. */
@@ -103,6 +110,17 @@ export class AttachSession {
         if (discard) this.discards.push(() => discard(value));
       },
       error: (operation, cause) => stageError(stage, operation, cause),
+      readTarget(read) {
+        const { pidfd, description } = this.target;
+        try {
+          const value = read();
+          session.libc.pidfdSendSignal(pidfd, 0);
+          return value;
+        } catch (cause) {
+          const errno = cause instanceof SyscallError ? { syscall: cause.syscall, errno: cause.errno } : {};
+          throw new AttachError(ErrorCodes.TARGET, `${stage}: the target ${description} exited during the attach`, { stage, ...errno, cause });
+        }
+      },
     };
   }
 
