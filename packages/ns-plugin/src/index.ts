@@ -3,9 +3,9 @@ import { JoinNamespaces } from './join-namespaces.js';
 import { RemountSysProc } from './remount-sys-proc.js';
 import { SetIdentity } from './set-identity.js';
 
-export { readTargetFile } from './container-files.js';
+export { readTargetEntries } from './container-files.js';
 export { JOINED_NAMESPACES, JoinNamespaces, kernelHasPidfdSetns } from './join-namespaces.js';
-export { parseGroup, parsePasswd, type GroupEntry, type PasswdEntry } from './passwd.js';
+export { parseGroup, parseGroupLine, parseLines, parsePasswd, parsePasswdLine, type GroupEntry, type PasswdEntry } from './passwd.js';
 export { RemountSysProc } from './remount-sys-proc.js';
 export { SetIdentity } from './set-identity.js';
 export { cloneFlagNames, NAMESPACES, namespaceId, type NamespaceKind } from './namespaces.js';

@@ -3,9 +3,9 @@ import {
   AttachError, bytes, COMMAND_IDENTITY, DEFAULT_COMMAND, describeMap, ErrorCodes, imm, insideId, isMapped, parseIdMap,
   type IdRange, type Stage, type StageContext,
 } from '@attachkit/core';
-import { readTargetFile } from './container-files.js';
+import { readTargetEntries } from './container-files.js';
 import { JOINED_NAMESPACES } from './join-namespaces.js';
-import { parseGroup, parsePasswd, type GroupEntry, type PasswdEntry } from './passwd.js';
+import { parseGroupLine, parsePasswdLine, type GroupEntry, type PasswdEntry } from './passwd.js';
 
 /**
  * Set identity: who the command runs as inside the target, by lxc-attach's
@@ -38,8 +38,9 @@ export class SetIdentity implements Stage {
     const ownRoot = !joined.includes('mnt');
     let passwd: PasswdEntry[] | undefined;
     let group: GroupEntry[] | undefined;
-    const users = () => (passwd ??= parsePasswd(readTargetFile(ctx, 'etc/passwd', ownRoot) ?? ''));
-    const groups = () => (group ??= parseGroup(readTargetFile(ctx, 'etc/group', ownRoot) ?? ''));
+    // Read once, when a name or the shell needs them; refused unless regular files within the cap.
+    const users = () => (passwd ??= readTargetEntries(ctx, 'etc/passwd', parsePasswdLine, ownRoot));
+    const groups = () => (group ??= readTargetEntries(ctx, 'etc/group', parseGroupLine, ownRoot));
 
     const maps = userns ? this.idMaps(ctx) : undefined;
     const setupUid = maps ? setupId(maps.uid, maps.initUid, 'uid') : 0;
