@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -12,12 +12,12 @@ const SNAPSHOT = join(CLI_ROOT, 'dist/snapshot');
 const dir = mkdtempSync(join(tmpdir(), 'attachkit-startup-'));
 const self = ['--pid', String(process.pid)];
 
-/** How the CLI started, from its log at DEBUG (the output is the same either way). */
-async function startup(args: readonly string[], env?: NodeJS.ProcessEnv): Promise<string> {
+/** How the CLI started, from its log at DEBUG (the output is the same either way); `prefix` runs it under a wrapper (setpriv ...). */
+async function startup(args: readonly string[], env?: NodeJS.ProcessEnv, prefix?: readonly string[]): Promise<string> {
   const log = join(dir, 'log');
   rmSync(log, { force: true });
   const end = args.includes('--') ? args.indexOf('--') : args.length;
-  const r = await runCli([...args.slice(0, end), '-o', log, '-l', 'DEBUG', ...args.slice(end)], env ? { env } : {});
+  const r = await runCli([...args.slice(0, end), '-o', log, '-l', 'DEBUG', ...args.slice(end)], { ...(env ? { env } : {}), ...(prefix ? { prefix } : {}) });
   assert.equal(r.code, 0, r.stderr);
   return /DEBUG +startup - (.*)/.exec(readFileSync(log, 'utf8'))?.[1] ?? '';
 }
@@ -77,9 +77,18 @@ describe('start-up: the launcher and the V8 start-up snapshot (docs/startup.md)'
     assert.equal(await startup(['stages', '--help']), 'from the modules: help');
   });
 
-  it('should start from the modules with a debug switch or NODE_OPTIONS set', async () => {
+  // NODE_OPTIONS reaches node (and makes it refuse the snapshot) only when
+  // the caller is unprivileged: root's node never sees it (security-env.test.ts).
+  it('should start from the modules with a debug switch set, or NODE_OPTIONS set by an unprivileged caller', async () => {
+    const nodeOptions = { ...process.env, NODE_OPTIONS: '--max-old-space-size=512' };
     assert.equal(await startup(['stages'], { ...process.env, DEBUG: 'attachkit:none' }), 'from the modules: DEBUG is set');
-    assert.equal(await startup(['stages'], { ...process.env, NODE_OPTIONS: '--max-old-space-size=512' }), 'from the modules');
+    assert.equal(await startup(['stages'], nodeOptions), 'from the start-up snapshot');
+    chmodSync(dir, 0o777); // the log, and oclif's data directory (HOME)
+    try {
+      assert.equal(await startup(['stages'], { ...nodeOptions, HOME: dir }, ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']), 'from the modules');
+    } finally {
+      chmodSync(dir, 0o700);
+    }
   });
 
   it('should start from the modules when a file the snapshot was built from has changed', async () => {

@@ -8,8 +8,9 @@
  *
  * The snapshot is used when dist/snapshot/node names the node binary that
  * built it and that file is unchanged (inode, size, mtime: node refuses a
- * snapshot made by another version), and NODE_OPTIONS is empty (V8 flags
- * other than the snapshot's make node refuse it too); not for --version,
+ * snapshot made by another version), and node gets no NODE_OPTIONS (V8
+ * flags other than the snapshot's make node refuse it too; in a privileged
+ * process, node never gets it: below); not for --version,
  * which bin/run.js answers from three small modules sooner than node
  * deserializes the snapshot's heap. The snapshot itself goes on from the
  * modules when a file it was built from has changed.
@@ -22,6 +23,18 @@
  * Debian's bundle on the project's machine) for TLS that attachkit never
  * makes; main.ts gives it back its name before anything reads the
  * environment, so the command gets it as it was.
+ *
+ * In a privileged process (euid 0, or any effective capability), the
+ * variables that make node (or the dynamic loader that starts it) load code
+ * from a path they name go to node the same way, renamed in place with one
+ * more ATTACHKIT_ before their name: NODE_OPTIONS (--require, --import,
+ * --loader), NODE_PATH, OPENSSL_CONF and OPENSSL_MODULES/OPENSSL_ENGINES
+ * (an OpenSSL provider or engine, loaded at node's start), LD_PRELOAD and
+ * LD_AUDIT. Whoever can set root's environment must not run code as root
+ * through attachkit. So that main.ts can always strip that one ATTACHKIT_
+ * again, a name that already is one of them with ATTACHKIT_ before it
+ * (ATTACHKIT_NODE_OPTIONS, ATTACHKIT_ATTACHKIT_NODE_OPTIONS, ...) gets one
+ * more too, privileged or not: the command gets every variable as it was.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,35 +43,75 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 extern char **environ;
 
 #define EXTRA_CA "NODE_EXTRA_CA_CERTS="
-#define HIDDEN_CA "ATTACHKIT_" EXTRA_CA
+#define PREFIX "ATTACHKIT_"
+#define HIDDEN_CA PREFIX EXTRA_CA
 
-/* environ with NODE_EXTRA_CA_CERTS renamed in place; environ itself when
- * there is none, or when the new name is taken already. */
-static char **hide_extra_ca(void)
+/* Load code from the path they name, in node or its dynamic loader; hidden
+ * from node in a privileged process (main.ts has the same list). */
+static const char *const CODE_LOADERS[] = {
+	"NODE_OPTIONS", "NODE_PATH", "OPENSSL_CONF", "OPENSSL_MODULES", "OPENSSL_ENGINES", "LD_PRELOAD", "LD_AUDIT", NULL,
+};
+
+static int starts(const char *s, const char *prefix)
 {
-	size_t n = 0, at = (size_t)-1;
-	for (; environ[n]; n++) {
-		if (strncmp(environ[n], HIDDEN_CA, strlen(HIDDEN_CA)) == 0)
-			return environ;
-		if (strncmp(environ[n], EXTRA_CA, strlen(EXTRA_CA)) == 0)
-			at = n;
-	}
-	if (at == (size_t)-1)
-		return environ;
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* euid 0, or any effective capability (capget: no kernel headers needed). */
+static int privileged(void)
+{
+	struct { uint32_t version; int pid; } header = { 0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0 };
+	struct { uint32_t effective, permitted, inheritable; } data[2];
+	if (geteuid() == 0)
+		return 1;
+	if (syscall(SYS_capget, &header, data) != 0)
+		return 1;
+	return data[0].effective || data[1].effective;
+}
+
+/* Whether the entry gets one more ATTACHKIT_: a code loader, as it is when
+ * privileged, and with ATTACHKIT_ before it always. */
+static int hidden_loader(const char *entry, int privileged)
+{
+	int prefixed = 0;
+	for (; starts(entry, PREFIX); entry += strlen(PREFIX))
+		prefixed = 1;
+	for (const char *const *name = CODE_LOADERS; *name; name++)
+		if (starts(entry, *name) && entry[strlen(*name)] == '=')
+			return prefixed || privileged;
+	return 0;
+}
+
+/* node's environment: environ with NODE_EXTRA_CA_CERTS renamed in place (not
+ * when the new name is taken already), and the code loaders (above); NULL
+ * when out of memory. */
+static char **hide_from_node(int privileged)
+{
+	size_t n = 0;
+	int ca_taken = 0;
+	for (; environ[n]; n++)
+		ca_taken |= starts(environ[n], HIDDEN_CA);
 	char **env = calloc(n + 1, sizeof(char *));
-	char *renamed = malloc(strlen("ATTACHKIT_") + strlen(environ[at]) + 1);
-	if (!env || !renamed)
-		return environ;
-	memcpy(env, environ, n * sizeof(char *));
-	strcpy(renamed, "ATTACHKIT_");
-	strcat(renamed, environ[at]);
-	env[at] = renamed;
+	if (!env)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		env[i] = environ[i];
+		if ((!ca_taken && starts(environ[i], EXTRA_CA)) || hidden_loader(environ[i], privileged)) {
+			env[i] = malloc(strlen(PREFIX) + strlen(environ[i]) + 1);
+			if (!env[i])
+				return NULL;
+			strcpy(env[i], PREFIX);
+			strcat(env[i], environ[i]);
+		}
+	}
 	return env;
 }
 
@@ -121,7 +174,11 @@ int main(int argc, char **argv)
 		*slash = '\0';
 	}
 
-	environ = hide_extra_ca();
+	environ = hide_from_node(privileged());
+	if (!environ) {
+		fprintf(stderr, "attachkit: out of memory\n");
+		return 127;
+	}
 	char **args = calloc((size_t)argc + 4, sizeof(char *));
 	char blob[PATH_MAX], record[PATH_MAX], node[PATH_MAX], run[PATH_MAX];
 	if (!args)

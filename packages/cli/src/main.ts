@@ -22,17 +22,31 @@ export interface MainOptions {
 
 /** The launcher's name for NODE_EXTRA_CA_CERTS (native/launcher.c). */
 const HIDDEN_EXTRA_CA = 'ATTACHKIT_NODE_EXTRA_CA_CERTS';
+const PREFIX = 'ATTACHKIT_';
+/** What makes node load code from a path it names: the launcher hides them from node's start in a privileged process (native/launcher.c). */
+const CODE_LOADERS = new Set(['NODE_OPTIONS', 'NODE_PATH', 'OPENSSL_CONF', 'OPENSSL_MODULES', 'OPENSSL_ENGINES', 'LD_PRELOAD', 'LD_AUDIT']);
+
+/** A code loader's name with ATTACHKIT_ before it (once or more): its name without the one the launcher added. */
+function loaderName(name: string): string | undefined {
+  if (!name.startsWith(PREFIX)) return undefined;
+  let bare = name;
+  while (bare.startsWith(PREFIX)) bare = bare.slice(PREFIX.length);
+  return CODE_LOADERS.has(bare) ? name.slice(PREFIX.length) : undefined;
+}
 
 /**
- * NODE_EXTRA_CA_CERTS back under its own name and in its place, which the
- * launcher hid from node's start: the environment is the command's as the
- * caller gave it, in order. (Node read the variable at its start only.)
+ * The names the launcher changed for node's start given back, each in its
+ * place: NODE_EXTRA_CA_CERTS, and in a privileged process the code loaders
+ * (NODE_OPTIONS...). The environment is the command's as the caller gave
+ * it, in order. (Node read those variables at its start only.)
  */
 function restoreEnvironment(): void {
-  if (process.env[HIDDEN_EXTRA_CA] === undefined || process.env.NODE_EXTRA_CA_CERTS !== undefined) return;
+  const extraCa = process.env[HIDDEN_EXTRA_CA] !== undefined && process.env.NODE_EXTRA_CA_CERTS === undefined;
   const entries = Object.entries(process.env);
+  const names = entries.map(([name]) => (extraCa && name === HIDDEN_EXTRA_CA ? 'NODE_EXTRA_CA_CERTS' : loaderName(name) ?? name));
+  if (names.every((name, i) => name === entries[i]![0])) return;
   for (const [name] of entries) delete process.env[name];
-  for (const [name, value] of entries) process.env[name === HIDDEN_EXTRA_CA ? 'NODE_EXTRA_CA_CERTS' : name] = value;
+  entries.forEach(([, value], i) => { process.env[names[i]!] = value; });
 }
 
 /** `attachkit ARGS`: route to a command (attach by default) and run it under oclif. */
