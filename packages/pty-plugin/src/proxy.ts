@@ -1,7 +1,8 @@
 import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import type { SocketConstructorOpts } from 'node:net';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ReadStream } from 'node:tty';
-import { F_DUPFD_CLOEXEC, realLibc, SyscallError, type AttachedProcess, type AttachResult, type Libc } from '@attachkit/core';
+import { F_DUPFD_CLOEXEC, F_GETFL, F_SETFL, O_NONBLOCK, realLibc, SyscallError, type AttachedProcess, type AttachResult, type Libc } from '@attachkit/core';
 import { MasterWriter } from './master-writer.js';
 import type { PtySession } from './session.js';
 import { eofChar, getTermios, getWinsize, rawOutputTermios, rawTermios, setTermios, setWinsize } from './termios.js';
@@ -28,9 +29,14 @@ const LF = 0x0a;
  * - EOF on the caller's stdin becomes the pty's EOF character, as typing
  *   Ctrl-D would (twice after a partial line, as a terminal needs).
  * - Output goes to the caller's terminal (fd 1, else 2, else 0) and to the
- *   -L log. When the command has exited, the master is read to the end
- *   (EIO once nobody holds the slave): no tail is lost. What a background
- *   process left running keeps writing afterwards is not waited for.
+ *   -L log. When the command has exited, the master is drained: read until
+ *   the pty is empty (EIO once nobody holds the slave, EAGAIN when another
+ *   process still does but has nothing written), so no tail is lost. That
+ *   drain is bounded (DRAIN_LIMITS) and runs on the event loop: another
+ *   process that holds the slave (a background job, root inside opening
+ *   /dev/pts/N) and writes on cannot keep attachkit alive, and SIGTERM,
+ *   SIGINT, SIGHUP or SIGQUIT end it at once. The caller's keys are no
+ *   longer read once the command has exited: they stay for its shell.
  * - A terminal that goes away (hung up: reads end, writes fail with EIO)
  *   hangs up the command in turn: it gets SIGHUP, as from a terminal
  *   emulator whose connection dropped. The output is still read (and
@@ -39,7 +45,9 @@ const LF = 0x0a;
  * If the proxy cannot be set up, the command is killed: it would otherwise
  * run with nobody to read its terminal.
  */
-export async function proxyTerminal(proc: AttachedProcess, session: PtySession, libc: Libc = realLibc()): Promise<AttachResult> {
+export async function proxyTerminal(
+  proc: AttachedProcess, session: PtySession, libc: Libc = realLibc(), drainLimits: DrainLimits = DRAIN_LIMITS,
+): Promise<AttachResult> {
   let proxy: TerminalProxy;
   try {
     proxy = new TerminalProxy(proc, session, libc);
@@ -49,11 +57,41 @@ export async function proxyTerminal(proc: AttachedProcess, session: PtySession, 
     throw err;
   }
   try {
-    return await proc.exited;
+    const result = await proc.exited;
+    await proxy.drain(drainLimits);
+    return result;
   } finally {
     proxy.finish();
   }
 }
+
+/** How much of the pty is still relayed once the command has exited: whichever bound comes first. */
+export interface DrainLimits {
+  /** Milliseconds after the command's exit. */
+  readonly maxMs: number;
+  /** Bytes relayed after the command's exit. */
+  readonly maxBytes: number;
+}
+
+/**
+ * What the command wrote before it exited and we have not read yet is what
+ * the pty holds: at most its buffer, some 64 KiB (the kernel's tty buffer
+ * limit) and the 4 KiB of the master's line discipline. 4 MiB is 60 times
+ * that, and 1 s delivers it even to a terminal behind a 1 Mbit/s link: the
+ * command's own output always arrives whole. Anything beyond can only come
+ * from another process that holds the slave and keeps writing (a background
+ * job, or root inside that joined group tty and opened /dev/pts/N): not the
+ * command's, and not worth keeping the caller waiting for.
+ */
+export const DRAIN_LIMITS: DrainLimits = { maxMs: 1000, maxBytes: 4 * 1024 * 1024 };
+
+/**
+ * Signals that end the drain at once (the command is gone: there is nobody
+ * to forward them to). Only when the process handles them (the CLI does,
+ * from before the attach): otherwise their default action ends it anyway,
+ * and listening would keep a library's caller alive.
+ */
+const DRAIN_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT'];
 
 class TerminalProxy {
   private readonly master: number;
@@ -69,6 +107,10 @@ class TerminalProxy {
   private readonly onWinch: () => void;
   private readonly onExit: () => void;
   private input: MasterWriter | undefined;
+  /** The stream reading the caller's keys, and the duplicate of their terminal it was given. */
+  private inputStream: { stream: ReadStream; fd: number } | undefined;
+  /** Bytes of output delivered so far (the drain's byte bound). */
+  private delivered = 0;
   private finished = false;
 
   constructor(private readonly proc: AttachedProcess, session: PtySession, private readonly libc: Libc) {
@@ -80,6 +122,10 @@ class TerminalProxy {
     this.onWinch = () => this.resize(stdin ?? output);
     process.on('exit', this.onExit);
     try {
+      // Non-blocking, whoever made it (a pty of a container's devpts is
+      // opened blocking): the keys' writer needs EAGAIN on a full pty, and the
+      // drain needs it on an empty one that another process still holds.
+      this.libc.fcntl(this.master, F_SETFL, this.libc.fcntl(this.master, F_GETFL, 0) | O_NONBLOCK);
       if (stdin !== null) this.setMode(stdin, rawTermios);
       if (stdin === null || !sameTerminal(stdin, output)) this.setMode(output, rawOutputTermios);
       this.resize(stdin ?? output);
@@ -94,22 +140,68 @@ class TerminalProxy {
     }
   }
 
-  /** After the command's exit: read the rest of its output, then put everything back. */
+  /**
+   * After the command's exit: relay what is left in the pty until it is
+   * empty (EIO: nobody holds the slave any more; EAGAIN: a background
+   * process still does, but has nothing written — the kernel pushes pending
+   * writes to the master before it answers either), or a bound of `limits`
+   * is reached, or a signal asks us to stop. One chunk at a time, yielding
+   * to the event loop in between, so that signal handlers run meanwhile.
+   */
+  async drain(limits: DrainLimits): Promise<void> {
+    // The caller's keys are for its shell now, not for whatever still holds the pty.
+    this.input?.close();
+    this.stopInput();
+    const deadline = performance.now() + limits.maxMs;
+    const byteLimit = this.delivered + limits.maxBytes;
+    let stopped = false;
+    const stop = () => { stopped = true; };
+    const signals = DRAIN_SIGNALS.filter((signal) => process.listenerCount(signal) > 0);
+    for (const signal of signals) process.on(signal, stop);
+    try {
+      const buf = Buffer.allocUnsafe(64 * 1024);
+      while (!stopped && !this.finished && this.delivered < byteLimit && performance.now() < deadline) {
+        let n: number;
+        try {
+          n = readSync(this.master, buf, 0, buf.length, null);
+        } catch {
+          return; // EIO or EAGAIN: all read
+        }
+        if (n === 0) return;
+        this.deliver(buf.subarray(0, n)); // synchronous: buf is free again
+        await nextTurn();
+      }
+    } finally {
+      for (const signal of signals) process.off(signal, stop);
+    }
+  }
+
+  private stopInput(): void {
+    if (!this.inputStream) return;
+    const { stream, fd } = this.inputStream;
+    this.inputStream = undefined;
+    // As finish() does, at once: libuv reads a terminal through a reopened
+    // fd of its own, and leaves ours open (when it could not reopen it,
+    // closing the stream closed ours: closed again here before the number
+    // can be reused).
+    stream.destroy();
+    closeQuietly(fd);
+    this.fds.splice(this.fds.indexOf(fd), 1);
+    this.streams.splice(this.streams.indexOf(stream), 1);
+  }
+
+  /** Put everything back (after the drain, or on an error). */
   finish(): void {
     if (this.finished) return;
     this.finished = true;
-    try {
-      this.drain();
-    } finally {
-      process.off('SIGWINCH', this.onWinch);
-      this.input?.close();
-      for (const s of this.streams) s.destroy();
-      for (const fd of [...this.fds, this.master]) closeQuietly(fd);
-      if (this.log !== undefined) closeQuietly(this.log);
-      this.restoreModes();
-      process.off('exit', this.onExit);
-      detachHungUpStdio(this.libc);
-    }
+    process.off('SIGWINCH', this.onWinch);
+    this.input?.close();
+    for (const s of this.streams) s.destroy();
+    for (const fd of [...this.fds, this.master]) closeQuietly(fd);
+    if (this.log !== undefined) closeQuietly(this.log);
+    this.restoreModes();
+    process.off('exit', this.onExit);
+    detachHungUpStdio(this.libc);
   }
 
   private setMode(fd: number, mode: (original: Buffer) => Buffer): void {
@@ -165,6 +257,7 @@ class TerminalProxy {
     this.fds.push(dup);
     const stream = new ReadStream(dup);
     this.streams.push(stream);
+    this.inputStream = { stream, fd: dup };
     const input = (this.input = new MasterWriter(this.master, (high) => (high ? stream.pause() : stream.resume())));
     let last: number | undefined;
     stream.on('data', (chunk: Buffer) => {
@@ -195,6 +288,7 @@ class TerminalProxy {
   }
 
   private deliver(chunk: Buffer): void {
+    this.delivered += chunk.length;
     if (this.log !== undefined) {
       try {
         writeAll(this.log, chunk);
@@ -217,21 +311,6 @@ class TerminalProxy {
     if (this.hungUp || this.finished) return;
     this.hungUp = true;
     this.proc.kill('SIGHUP');
-  }
-
-  /** Read the master to its end: EIO when nobody holds the slave any more, EAGAIN when a background process still does. */
-  private drain(): void {
-    const buf = Buffer.allocUnsafe(64 * 1024);
-    for (;;) {
-      let n: number;
-      try {
-        n = readSync(this.master, buf, 0, buf.length, null);
-      } catch {
-        return;
-      }
-      if (n === 0) return;
-      this.deliver(Buffer.from(buf.subarray(0, n)));
-    }
   }
 }
 
