@@ -17,6 +17,7 @@ import {
 import { lsmPlugin } from '@attachkit/lsm-plugin';
 import { nsPlugin } from '@attachkit/ns-plugin';
 import { CLI, runCli } from '../helpers/cli.js';
+import { fakeAttrFiles } from '../helpers/fake-attr.js';
 import { collect, innerPid, openFdCount, refusal, stoppedChild, zombies } from '../helpers/process.js';
 import { attachkitLine, q, text, underScript } from '../helpers/terminal.js';
 import { DEFAULT_LXCPATH, ensureContainer, type ContainerSpec } from '../lxc/containers.js';
@@ -200,18 +201,19 @@ describe('security: attacks from inside the container, and leaks out of the call
     });
 
     // CVE-2024-21626: a working directory through /proc/self/fd/N, N an fd
-    // the executor holds on a host directory (the runc escape), directly or
-    // through a symlink the container planted. The cwd is opened with
+    // the attached process holds on a host directory (the runc escape; a
+    // stage that hands it one on purpose), directly or through a symlink the
+    // container planted. The cwd is opened with
     // openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) in the container's
     // root: refused; and a `..` symlink cannot climb out either.
     it('should refuse a --cwd through /proc/self/fd/N or a container symlink to it, and keep `..` inside', async () => {
       let passed: number | undefined;
       const leak: Stage = {
-        id: 'hold-host-dir', description: 'the executor holds a host directory', after: ['resolve-target'], before: ['join-namespaces'],
+        id: 'hold-host-dir', description: 'the attached process holds a host directory', after: ['resolve-target'], before: ['join-namespaces'],
         plan: (ctx) => {
           const fd = openSync('/sys/fs/cgroup', 'r');
           ctx.defer(() => closeSync(fd));
-          passed = ctx.program.passFd(fd);
+          passed = ctx.program.passFd(fd, { attached: true });
         },
       };
       const pipeline = defaultPipeline().add(leak);
@@ -275,11 +277,11 @@ describe('security: attacks from inside the container, and leaks out of the call
   // A container can mount what it likes over its /proc (CVE-2015-1334 and
   // the runc procfs redirections): nothing the attach writes may be looked
   // up there. With an LSM label to write (SELinux faked active, the host's
-  // procfs faked too), the write lands beneath the procfs fd opened on the
-  // host before the join, and the container's fake /proc is left as it was.
+  // procfs faked too), the write lands in the attached process's attr file
+  // the parent opened on the host, and the container's fake /proc is left as it was.
   it("should write nothing into a container's fake /proc (tmpfs over it)", async () => {
     const host = join(scratch, 'fake-host');
-    const files = { 'security/lsm': 'capability,selinux', [`proc/${box.pid}/attr/current`]: 'system_u:system_r:container_t:s0\0', 'proc/thread-self/attr/exec': '' };
+    const files = { 'security/lsm': 'capability,selinux', [`proc/${box.pid}/attr/current`]: 'system_u:system_r:container_t:s0\0' };
     for (const [path, text] of Object.entries(files)) {
       mkdirSync(join(host, path, '..'), { recursive: true });
       writeFileSync(join(host, path), text);
@@ -295,12 +297,13 @@ describe('security: attacks from inside the container, and leaks out of the call
       const seen = `/proc/${box.pid}/root/proc`;
       const snapshot = () => fake.map((f) => `${f}: ${JSON.stringify(readFileSync(`${seen}/${f}`, 'utf8'))} ${statSync(`${seen}/${f}`).mtimeMs}`);
       const before = snapshot();
-      const pipeline = createPipeline({ plugins: [nsPlugin(), cgroupPlugin(), lsmPlugin({ procRoot: join(host, 'proc'), securityfsRoot: join(host, 'security'), sysfsRoot: join(host, 'sys') }), capsPlugin()] });
+      const attr = fakeAttrFiles(join(host, 'proc'));
+      const pipeline = createPipeline({ plugins: [nsPlugin(), cgroupPlugin(), lsmPlugin({ procRoot: join(host, 'proc'), securityfsRoot: join(host, 'security'), sysfsRoot: join(host, 'sys') }), capsPlugin()] }).add(attr);
       const request: AttachRequest = { target: { pid: box.pid }, command: ['true'], stdio: [...piped] };
       const r = await collect(await pipeline.spawn(request));
       assert.equal(r.exitCode, 0, r.stderr);
-      // The label went beneath the host's procfs fd; the container's /proc is as it was.
-      assert.deepEqual({ host: readFileSync(join(host, 'proc/thread-self/attr/exec'), 'utf8'), container: snapshot() },
+      // The label went to the host's file; the container's /proc is as it was.
+      assert.deepEqual({ host: readFileSync(join(host, 'proc', attr.attr('exec')), 'utf8'), container: snapshot() },
         { host: 'system_u:system_r:container_t:s0', container: before });
     } finally {
       spawnSync('nsenter', ['-t', String(box.pid), '-m', '--', 'umount', '/proc']);

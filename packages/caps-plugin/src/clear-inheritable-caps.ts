@@ -1,6 +1,7 @@
-import { closeSync, openSync } from 'node:fs';
+import { writeSync } from 'node:fs';
 import {
-  bytes, imm, LINUX_CAPABILITY_VERSION_3, optional, scratch, scratchAt,
+  bytes, F_ADD_SEALS, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE, imm, LINUX_CAPABILITY_VERSION_3, MFD_ALLOW_SEALING, MFD_CLOEXEC,
+  optional, scratch, scratchAt,
   type Arg, type Stage, type StageContext, type StageToggle, type SyscallName,
 } from '@attachkit/core';
 import { AFTER_ISOLATION } from './options.js';
@@ -21,8 +22,9 @@ import { AFTER_ISOLATION } from './options.js';
  * How, with generic ops: the effective and permitted sets are only known in
  * the child (setns into a user namespace resets them), so the child reads its
  * own with capget(2) into scratch memory, zeroes the two inheritable words by
- * reading /dev/zero over them (opened here, in the parent), and writes the
- * result back with capset(2). capset may always shrink the inheritable set.
+ * reading eight zero bytes over them from a sealed memfd made here (not
+ * /dev/zero: no fd of a host file reaches the target), and writes the result
+ * back with capset(2). capset may always shrink the inheritable set.
  *
  * Needs: nothing. Guarantees: CapInh is 0 from the 'capabilities' phase on.
  */
@@ -37,9 +39,11 @@ export class ClearInheritableCapabilities implements Stage {
   }
 
   plan(ctx: StageContext): void {
-    const zero = openSync('/dev/zero', 'r');
-    ctx.defer(() => closeSync(zero));
-    const zeroFd = ctx.program.passFd(zero);
+    const zero = ctx.libc.memfdCreate('attachkit-zeros', MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    ctx.defer(() => ctx.libc.close(zero));
+    writeSync(zero, new Uint8Array(8), 0, 8, 0); // pwrite: the offset stays at 0 for the reads
+    ctx.libc.fcntl(zero, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+    const zeroFd = ctx.program.passFd(zero, { attached: true });
     // struct __user_cap_header_struct { u32 version; int pid } — pid 0: this thread.
     const header = Buffer.alloc(8);
     header.writeUInt32LE(LINUX_CAPABILITY_VERSION_3, 0);
@@ -48,8 +52,8 @@ export class ClearInheritableCapabilities implements Stage {
     const emit = (name: SyscallName, args: readonly Arg[], operation: string) =>
       ctx.program.syscall('capabilities', name, args, { operation });
     emit('capget', [bytes(header), scratchAt(data)], 'capget(self)');
-    emit('read', [imm(zeroFd), scratchAt(data, 8), imm(4)], 'read(/dev/zero) over inheritable[0]');
-    emit('read', [imm(zeroFd), scratchAt(data, 20), imm(4)], 'read(/dev/zero) over inheritable[1]');
+    emit('read', [imm(zeroFd), scratchAt(data, 8), imm(4)], 'read(zeros) over inheritable[0]');
+    emit('read', [imm(zeroFd), scratchAt(data, 20), imm(4)], 'read(zeros) over inheritable[1]');
     emit('capset', [bytes(header), scratchAt(data)], 'capset(self, inheritable = 0)');
   }
 }

@@ -81,7 +81,11 @@ async function warmUp(): Promise<void> {
   emit.syscall('cwd', 'chdir', [cstring('/'), resultOf(pid), imm(0)], { operation: 'chdir' });
   emit.forkIntoCgroup(5, 'clone3');
   emit.keepFd(7);
+  emit.passFd(8, { attached: true });
+  emit.setStdio(1, 8);
+  emit.receiveFd('lsm', 'warm-up', () => 8);
   emit.exec({ file: 'true', argv: ['true'], env: ['A=b'] });
+  program.setChannels({ page: 10, report: 11, inbox: 12 });
   program.serialize({ sync: false });
 }
 

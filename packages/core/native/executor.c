@@ -12,7 +12,8 @@
  * (CVE-2019-5736), and it starts with a clean address space and fd table.
  *
  * It starts with the sync socket as fd 0 (a SOCK_STREAM socketpair end:
- * the fds and the program arrive on it, status goes back on it) and moves it
+ * the fds and the program arrive on it, status goes back on it until the
+ * fork into the target, which closes it first) and moves it
  * to SYNC_FD_FLOOR or above at once, so that the program may place fds the
  * command keeps from 3 up (runc's --preserve-fds) and still report errors.
  * The first message places the attach's fds: 0-2 the command's stdio, 3..
@@ -44,12 +45,18 @@ struct ak_clone_args {
 	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
 };
 #define AK_CLONE_INTO_CGROUP 0x200000000ULL
+#define AK_CLONE_PARENT_SETTID 0x00100000ULL
 
-enum { OP_SYSCALL = 1, OP_SYNC = 2, OP_FORK = 3, OP_CLOSE_FDS = 4, OP_EXEC = 5 };
+enum { OP_SYSCALL = 1, OP_SYNC = 2, OP_FORK = 3, OP_CLOSE_FDS = 4, OP_EXEC = 5, OP_RECV_FD = 6 };
 enum { ARG_IMM = 0, ARG_DATA = 1, ARG_RESULT = 2 };
 enum { F_OPTIONAL = 1 }; /* failure is recorded as -errno and ignored */
 enum { F_INTO_CGROUP = 2 }; /* FORK: the child is born in the cgroup2 directory fd args[0] */
-enum { MSG_READY = 1, MSG_PID = 2, MSG_ERROR = 3 };
+/* FORK: the fork into the target. The sync socket is closed first, so it
+ * never exists in the target's pid namespace; the child's pid reaches the
+ * parent through memory only we map (args[1], stored by the kernel as part
+ * of the clone), and the child reports on the write-only pipe args[0]. */
+enum { F_INTO_TARGET = 4 };
+enum { MSG_READY = 1, MSG_PID = 2, MSG_ERROR = 3, MSG_EXEC = 4 };
 #define OP_NONE 0xffffffffu /* error not tied to an op (bad program, I/O) */
 
 struct ak_arg { uint32_t kind; uint32_t pad; int64_t val; };
@@ -224,6 +231,29 @@ static void close_fds_from(unsigned from)
 			close(fd);
 }
 
+/* One fd from the parent on socket `sock` (MSG_CMSG_CLOEXEC): -errno on failure. */
+static long receive_one_fd(int sock)
+{
+	char byte;
+	union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } control;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
+	ssize_t r;
+	int fd;
+
+	do
+		r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	if (r != 1 || (msg.msg_flags & MSG_CTRUNC) || !c || c->cmsg_level != SOL_SOCKET ||
+	    c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -EPROTO;
+	memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+	return fd;
+}
+
 static void run(void)
 {
 	for (uint32_t i = 0; i < nops; i++) {
@@ -251,31 +281,53 @@ static void run(void)
 		case OP_FORK: {
 			/* CLONE_PARENT: the attached process becomes the Node
 			 * parent's child, so it can reap it and hold a pidfd on it;
-			 * this intermediate exits at once, as lxc-attach's does. */
+			 * this intermediate exits at once, as lxc-attach's does.
+			 * exit_signal stays 0: with CLONE_PARENT the child's is
+			 * ours (SIGCHLD), and clone3 wants 0. */
+			struct ak_clone_args ca;
 			long pid;
+			memset(&ca, 0, sizeof(ca));
+			ca.flags = CLONE_PARENT;
 			if (op->flags & F_INTO_CGROUP) {
 				/* Born inside: no migration, so none of the global
 				 * lock a cgroup.procs write takes (an RCU grace
 				 * period, milliseconds). */
-				struct ak_clone_args ca;
-				memset(&ca, 0, sizeof(ca));
-				ca.flags = CLONE_PARENT | AK_CLONE_INTO_CGROUP;
-				/* exit_signal stays 0: with CLONE_PARENT the
-				 * child's is ours (SIGCHLD), and clone3 wants 0. */
+				ca.flags |= AK_CLONE_INTO_CGROUP;
 				ca.cgroup = (uint64_t)arg_value(&op->args[0], i);
-				pid = syscall(SYS_clone3, &ca, sizeof(ca));
-			} else {
-				pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+			}
+			if (op->flags & F_INTO_TARGET) {
+				/* Up where the sync socket was, out of the way of
+				 * the fds the command keeps, and closed at exec. */
+				int given = (int)arg_value(&op->args[0], i);
+				int report = fcntl(given, F_DUPFD_CLOEXEC, SYNC_FD_FLOOR);
+				if (report < 0)
+					fail(i, errno, 1);
+				close(given);
+				close(sync_fd);
+				sync_fd = report;
+				ca.flags |= AK_CLONE_PARENT_SETTID;
+				ca.parent_tid = (uint64_t)arg_value(&op->args[1], i);
+			}
+			pid = syscall(SYS_clone3, &ca, sizeof(ca));
+			if (pid < 0 && errno == ENOSYS && !(op->flags & F_INTO_CGROUP)) {
+				/* Before Linux 5.3: clone(2) stores the pid just the same. */
+				pid = syscall(SYS_clone, (long)ca.flags | SIGCHLD, 0, (long)ca.parent_tid, 0, 0);
 			}
 			if (pid < 0)
 				fail(i, errno, 1);
 			if (pid > 0) {
-				send_msg(MSG_PID, i, (int32_t)pid);
+				if (!(op->flags & F_INTO_TARGET))
+					send_msg(MSG_PID, i, (int32_t)pid);
 				_exit(0);
 			}
 			results[i] = 0;
 			break;
 		}
+		case OP_RECV_FD:
+			results[i] = receive_one_fd((int)arg_value(&op->args[0], i));
+			if (results[i] < 0)
+				fail(i, (int)-results[i], 1);
+			break;
 		case OP_CLOSE_FDS:
 			close_fds_from((unsigned)arg_value(&op->args[0], i));
 			break;
@@ -283,6 +335,9 @@ static void run(void)
 			const char *file = (const char *)arg_value(&op->args[0], i);
 			char **argv = string_vector(&op->args[1], &op->args[2], i);
 			char **envp = string_vector(&op->args[3], &op->args[4], i);
+			/* Everything before the command is done: a death from now on
+			 * is the command's (or its exec's, reported next). */
+			send_msg(MSG_EXEC, i, 0);
 			int err = exec_path(file, argv, envp);
 			fail(i, err, err == ENOENT || err == ENOTDIR ? 127 : 126);
 		}
@@ -339,6 +394,12 @@ int main(void)
 		fail(OP_NONE, errno, 1);
 	close(SYNC_FD);
 	sync_fd = moved;
+	/* Nothing but the sync socket: posix_spawn passes on every fd of the
+	 * caller not marked close-on-exec, and no such fd may ever reach the
+	 * target (the attached process can be traced from inside before exec). */
+	if ((sync_fd > 0 && syscall(SYS_close_range, 0, sync_fd - 1, 0) < 0) ||
+	    syscall(SYS_close_range, sync_fd + 1, ~0u, 0) < 0)
+		fail(OP_NONE, errno, 1);
 	receive_fds();
 	if (read_all(sync_fd, &h, sizeof(h)) < 0 || h.magic != AK_MAGIC ||
 	    h.nops == 0 || h.nops > MAX_OPS || h.data_len > MAX_DATA || h.nrelocs > MAX_RELOCS)

@@ -19,8 +19,10 @@ export const ErrorCodes = {
   OP_FAILED: 'AK_OP_FAILED',
   /** The command could not be executed (missing: exit 127, not executable: 126). */
   EXEC_FAILED: 'AK_EXEC_FAILED',
-  /** The executor could not be started or broke the protocol. */
+  /** The executor could not be started or broke the protocol, or the attached process died before exec. */
   EXECUTOR: 'AK_EXECUTOR',
+  /** The attach was given up before the command started: a signal, an AbortSignal or the start timeout. */
+  ABORTED: 'AK_ABORTED',
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 

@@ -1,7 +1,6 @@
-import { closeSync, constants, openSync } from 'node:fs';
+import { constants, openSync } from 'node:fs';
 import {
-  AttachError, bytes, CONTAINER_CONFIG, cstring, ErrorCodes, imm, inject, injectable, O_CLOEXEC, O_WRONLY, optional,
-  RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_XDEV, resultOf,
+  AttachError, bytes, CONTAINER_CONFIG, ErrorCodes, imm, inject, injectable, optional, resultOf,
   type AttachRequest, type ContainerConfig, type Stage, type StageContext, type StageToggle,
 } from '@attachkit/core';
 import { activeLsm, apparmor, readLabel, selinux, type LsmKind } from './lsms.js';
@@ -18,14 +17,14 @@ import { LSM_OPTIONS, type LsmOptions } from './options.js';
  *
  * The attr file is never looked up through the container's /proc
  * (CVE-2015-1334: a container can mount its own /proc and redirect the
- * write). It cannot be opened in the parent either: the kernel lets only the
- * task itself write its attr files, through a file opened on that task
- * (fs/proc/base.c, proc_pid_attr_write), and the attached process does not
- * exist while we plan. So the parent opens the host's procfs directory,
- * before anything joins a namespace, and passes it; the attached process
- * opens `thread-self/attr/...` beneath that fd with openat2(RESOLVE_BENEATH |
- * RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS), which no mount inside the
- * container can redirect, and writes its label.
+ * write), and no fd of the host's procfs ever reaches the target (root
+ * inside that may ptrace the attached process before its exec could take
+ * it and walk the host from /proc/1/root). The kernel lets only the task
+ * itself write its attr files, through a file opened on that task
+ * (fs/proc/base.c, proc_pid_attr_write): so, as lxc-attach does, the parent
+ * opens the attached process's own attr file on the host's procfs once that
+ * process exists, and hands it over (receiveFd); the process writes its
+ * label through it. The file leads nowhere but to that process's label.
  *
  * Steps aside (off, with the reason) on a host with neither AppArmor nor
  * SELinux, with -e LSM, and with -s (which implies -e).
@@ -71,27 +70,19 @@ export class ApplyLsmLabel implements Stage {
 
   private emitWrite(ctx: StageContext, kind: LsmKind, label: string): void {
     const { procRoot } = this.options;
-    let proc: number;
-    try {
-      proc = openSync(procRoot, constants.O_RDONLY | constants.O_DIRECTORY);
-    } catch (err) {
-      throw ctx.error(`open(${procRoot})`, err);
-    }
-    ctx.defer(() => closeSync(proc));
-    const procFd = ctx.program.passFd(proc);
-    // struct open_how { u64 flags; u64 mode; u64 resolve; }
-    const how = Buffer.alloc(24);
-    how.writeBigUInt64LE(BigInt(O_WRONLY | O_CLOEXEC), 0);
-    how.writeBigUInt64LE(BigInt(RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS), 16);
-    const path = `thread-self/attr/${kind.target}`;
     const payload = Buffer.from(kind.payload(label));
-    const open = ctx.program.syscall('lsm', 'openat2', [imm(procFd), cstring(path), bytes(how), imm(how.length)], {
-      operation: `openat2(${procRoot}/${path}, O_WRONLY) for the ${kind.title} label`,
+    const file = (pid: number | string) => `${procRoot}/${pid}/attr/${kind.target}`;
+    const attr = ctx.program.receiveFd('lsm', `the attached process's ${file('<pid>')}`, ({ pid }) => {
+      try {
+        return openSync(file(pid), constants.O_WRONLY | constants.O_NOFOLLOW);
+      } catch (err) {
+        throw ctx.error(`open(${file(pid)}, O_WRONLY) for the ${kind.title} label`, err);
+      }
     });
-    ctx.program.syscall('lsm', 'write', [resultOf(open), bytes(payload), imm(payload.length)], {
-      operation: `write("${payload}") to ${procRoot}/${path}`,
+    ctx.program.syscall('lsm', 'write', [resultOf(attr), bytes(payload), imm(payload.length)], {
+      operation: `write("${payload}") to ${file('<attached pid>')}`,
     });
-    ctx.program.syscall('lsm', 'close', [resultOf(open)], { operation: `close(${procRoot}/${path})` });
+    ctx.program.syscall('lsm', 'close', [resultOf(attr)], { operation: `close(${file('<attached pid>')})` });
   }
 }
 

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, readlinkSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readlinkSync, statSync } from 'node:fs';
 import {
   LXC_CONTAINER, O_CLOEXEC, O_DIRECTORY, O_PATH, openInRoot, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV,
   type StageContext,
@@ -28,8 +28,16 @@ export function openContainerPty(ctx: StageContext, winsize: Buffer): PtyPair | 
   const { libc } = ctx;
   let master: number | undefined;
   try {
-    master = libc.openat2(devpts, 'ptmx', O_RDWR | O_NOCTTY | O_CLOEXEC, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV);
-    if (fstatSync(master).rdev !== PTMX_RDEV) throw new Error('the container\'s devpts has no ptmx device node');
+    // Looked at before it is opened: a node the container put there under
+    // that name could be any device, and opening some does something.
+    const node = libc.openat2(devpts, 'ptmx', O_PATH | O_CLOEXEC, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV);
+    try {
+      const st = fstatSync(node);
+      if (!st.isCharacterDevice() || st.rdev !== PTMX_RDEV) throw new Error('the container\'s devpts has no ptmx device node');
+      master = openSync(`/proc/self/fd/${node}`, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    } finally {
+      closeSync(node);
+    }
     libc.ioctl(master, TIOCSPTLCK, Buffer.alloc(4)); // unlockpt
     const n = Buffer.alloc(4);
     libc.ioctl(master, TIOCGPTN, n);

@@ -1,6 +1,6 @@
-import { closeSync, constants, openSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, type Stats } from 'node:fs';
 import {
-  F_GETFL, F_SETFD, F_SETFL, FD_CLOEXEC, imm, O_NONBLOCK, optional,
+  F_GETFL, F_SETFD, F_SETFL, FD_CLOEXEC, imm, O_CLOEXEC, O_NONBLOCK, optional,
   type AttachRequest, type Libc, type Stage, type StageContext, type StageToggle,
 } from '@attachkit/core';
 import { TIOCSCTTY } from './constants.js';
@@ -56,21 +56,65 @@ export class OpenPty implements Stage {
       if (s.log !== undefined) closeSync(s.log);
     });
 
-    const slave = ctx.program.passFd(pair.slave);
+    // The slave replaces the caller's terminals as the command's std fds
+    // from the start: the caller's terminal never reaches the executor, so
+    // it is never in the target's pid namespace, even before exec.
+    const slave = ctx.program.passFd(pair.slave, { attached: true });
     ctx.set(PTY_SLAVE, slave);
+    terminals.forEach((fd, n) => { if (fd !== null) ctx.program.setStdio(n as 0 | 1 | 2, pair.slave); });
     ctx.program.syscall('terminal', 'ioctl', [imm(slave), imm(TIOCSCTTY), imm(0)], { operation: `ioctl(${pair.path}, TIOCSCTTY)` });
-    terminals.forEach((fd, n) => {
-      if (fd !== null) ctx.program.syscall('terminal', 'dup3', [imm(slave), imm(n), imm(0)], { operation: `dup3(${pair.path}, ${n})` });
-    });
   }
 }
 
+/**
+ * The -L log, for appending, created mode 0600 as lxc-attach makes it, but
+ * with what root appending to a path a user may control needs (lxc-attach
+ * has none of it):
+ * - O_NOFOLLOW: a symlink (a user's, to a root-owned file) is refused (ELOOP);
+ * - O_NONBLOCK, O_NOCTTY: a FIFO without a reader fails (ENXIO) instead of
+ *   hanging, and a terminal does not become ours; then fstat refuses
+ *   anything but a regular file (a FIFO with a reader, a device, a directory);
+ * - a file owned by another user than the one attachkit runs as is refused:
+ *   root's session must not land in a file its owner can read (or that
+ *   some other service relies on).
+ * Each refusal is one error of this stage naming the path.
+ */
 function openLog(ctx: StageContext, path: string): number {
+  const operation = `open("${path}") of the pty log`;
+  let fd: number;
   try {
-    return openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o600);
+    fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW
+      | constants.O_NOCTTY | O_NONBLOCK | O_CLOEXEC, 0o600);
   } catch (err) {
-    throw ctx.error(`open("${path}") of the pty log`, err);
+    const symlink = (err as NodeJS.ErrnoException).code === 'ELOOP';
+    throw ctx.error(symlink ? `open("${path}", O_NOFOLLOW) of the pty log` : operation, err);
   }
+  try {
+    const refusal = refuseLog(fstatSync(fd));
+    if (refusal) throw ctx.error(operation, new Error(`${refusal}: refused`));
+    ctx.libc.fcntl(fd, F_SETFL, ctx.libc.fcntl(fd, F_GETFL, 0) & ~O_NONBLOCK);
+    return fd;
+  } catch (err) {
+    closeSync(fd);
+    throw ctx.error(operation, err);
+  }
+}
+
+/** Why the opened -L file is not one to append to, if it is not. */
+function refuseLog(st: Stats): string | undefined {
+  if (!st.isFile()) return `it is ${fileKind(st)}, not a regular file`;
+  const euid = process.geteuid!();
+  if (st.uid !== euid) return `it is owned by uid ${st.uid}, not by uid ${euid} that attachkit runs as`;
+  return undefined;
+}
+
+function fileKind(st: Stats): string {
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isDirectory()) return 'a directory';
+  if (st.isSocket()) return 'a socket';
+  return 'a special file';
 }
 
 /** A pair sized as the caller's terminal `sizeFrom`: of the target's devpts when it has its own, else node-pty's. */

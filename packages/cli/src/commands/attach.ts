@@ -1,6 +1,8 @@
 import { readdirSync, readlinkSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Flags } from '@oclif/core';
-import type { AttachRequest, Pipeline } from '@attachkit/core';
+import { constants } from 'node:os';
+import { AttachError, ErrorCodes, executorPath, type AttachRequest, type Pipeline } from '@attachkit/core';
 import { proxyTerminal, PTY } from '@attachkit/pty-plugin';
 import { positionals } from '../argv.js';
 import { BaseCommand } from '../base-command.js';
@@ -23,6 +25,12 @@ export default class Attach extends BaseCommand {
     ...attachFlags,
     detach: Flags.boolean({ char: 'd', description: 'start the command with its stdio on /dev/null, print its pid and return (as runc exec -d)' }),
     json: Flags.boolean({ description: 'with -d: print {"pid": N} as JSON' }),
+    // The only way to choose the executor as root: ATTACHKIT_EXECUTOR is ignored then (core's executorPath).
+    executor: Flags.string({ description: 'run this executor instead of the built one (ATTACHKIT_EXECUTOR is ignored as root)' }),
+    'start-timeout': Flags.integer({
+      min: 1, helpValue: 'SECONDS',
+      description: "give up when the command has not started (been exec'd) within SECONDS: a frozen container or a stopped attached process",
+    }),
   };
 
   async run(): Promise<void> {
@@ -30,12 +38,22 @@ export default class Attach extends BaseCommand {
     const parsed = toRequest(flags, positionals(raw));
     checkInherited(parsed.preserveFds ?? []);
     // Detached: no terminal, no stdio of ours; the command outlives us.
-    const request: AttachRequest = flags.detach ? { ...parsed, stdio: ['ignore', 'ignore', 'ignore'] } : parsed;
+    const starting = abortOnSignals();
+    const request: AttachRequest = {
+      ...parsed,
+      ...(flags.detach ? { stdio: ['ignore', 'ignore', 'ignore'] as const } : {}),
+      ...(flags['start-timeout'] ? { startTimeout: flags['start-timeout'] * 1000 } : {}),
+      signal: starting.signal,
+    };
     const log = cliLog();
+    if (flags.executor !== undefined) executorPath(resolve(flags.executor));
+    else if (process.env.ATTACHKIT_EXECUTOR && executorPath() !== process.env.ATTACHKIT_EXECUTOR) {
+      log.write('WARN', 'attach', 'ATTACHKIT_EXECUTOR is ignored in a privileged process: --executor PATH chooses the executor');
+    }
     const pipeline = withLogging(defaultPipeline(), request, log);
     const signals = new SignalForwarder();
     try {
-      const proc = await pipeline.spawn(request);
+      const proc = await pipeline.spawn(request).finally(() => starting.stop());
       log.write('INFO', 'attach', `started: pid ${proc.pid}`);
       if (flags.detach) {
         proc.release();
@@ -51,6 +69,22 @@ export default class Attach extends BaseCommand {
       signals.stop();
     }
   }
+}
+
+/**
+ * Until the command has started, SIGTERM, SIGINT and SIGHUP give up the
+ * attach: every process of it is killed and reaped, and attachkit ends with
+ * 128+N, as if the signal had killed it (a container that stalls the start,
+ * frozen or with the attached process stopped, can then always be left).
+ * Once the command runs they are forwarded to it (signals.ts).
+ */
+function abortOnSignals(): { signal: AbortSignal; stop: () => void } {
+  const controller = new AbortController();
+  const handlers = (['SIGTERM', 'SIGINT', 'SIGHUP'] as const).map((name) => [name, () => controller.abort(
+    new AttachError(ErrorCodes.ABORTED, `the attach was given up before the command started: ${name}`, { exitCode: 128 + constants.signals[name] }),
+  )] as const);
+  for (const [name, handler] of handlers) process.on(name, handler);
+  return { signal: controller.signal, stop: () => { for (const [name, handler] of handlers) process.off(name, handler); } };
 }
 
 /** With -o: the request and the resolved stages at DEBUG, and the target as soon as it is resolved, through a stage of its own. */

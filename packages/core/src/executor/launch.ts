@@ -1,12 +1,14 @@
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readlinkSync, readSync } from 'node:fs';
 import { Socket as PipeSocket } from 'node:net';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { AttachError, ErrorCodes, SyscallError } from '../errors.js';
-import { F_GETFL, F_SETFL, MSG_NOSIGNAL, O_NONBLOCK, SCM_RIGHTS, SIGKILL, SOL_SOCKET } from '../libc/constants.js';
+import { F_GETFL, F_SETFL, MFD_CLOEXEC, MSG_NOSIGNAL, O_NONBLOCK, SCM_RIGHTS, SIGKILL, SOL_SOCKET } from '../libc/constants.js';
 import { errnoName } from '../libc/errno.js';
 import { controlMessage, type Libc, type ProcessExit } from '../libc/libc.js';
-import { FIRST_PASSED_FD, type OpInfo, type SerializedProgram } from '../program/program.js';
-import { executorImage, executorImagePath } from './image.js';
+import { stageError } from '../pipeline/context.js';
+import { FIRST_PASSED_FD, REPORT_PAGE_SIZE, type OpInfo, type PreExecProgram, type SerializedProgram } from '../program/program.js';
+import type { Phase } from '../program/phases.js';
+import { EXECUTOR_IMAGE_NAME, executorImage, executorImagePath } from './image.js';
 import { reaperFor } from './reaper.js';
 
 /** Messages from the executor: 16 bytes, {type, op index, value, reserved}. */
@@ -14,7 +16,10 @@ const MSG_SIZE = 16;
 const MSG_READY = 1;
 const MSG_PID = 2;
 const MSG_ERROR = 3;
+const MSG_EXEC = 4;
 const OP_NONE = 0xffffffff;
+/** Phases whose ops run before the fork into the target: never reported on the attached process's pipe. */
+const BEFORE_FORK: ReadonlySet<Phase> = new Set(['sync', 'harden', 'cgroups', 'namespaces']);
 /** The most fds one SCM_RIGHTS message carries (SCM_MAX_FD). */
 const SCM_MAX_FD = 253;
 
@@ -30,8 +35,16 @@ export interface IntermediateProcess {
 
 export interface LaunchOptions {
   readonly stdio: readonly [StdioOption, StdioOption, StdioOption];
+  /** Whether the program waits at a sync point (a stage has atSyncPoint work). */
+  readonly sync: boolean;
   /** Parent-side work at the sync point (stages' atSyncPoint). A throw aborts the attach. */
   readonly atSync: (intermediate: IntermediateProcess) => Promise<void>;
+  /**
+   * Gives up the start: until the command has been exec'd, an abort kills
+   * every process of the attach, reaps them, and fails with the reason (an
+   * AttachError, or one made from it).
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** The attached process, running its command. */
@@ -52,7 +65,7 @@ export interface Executor {
    * its stage, operation and errno). Nothing is left behind on failure: the
    * intermediates and the attached process are reaped.
    */
-  run(program: SerializedProgram, options: LaunchOptions): Promise<Launched>;
+  run(program: PreExecProgram, options: LaunchOptions): Promise<Launched>;
   /** The attach stops before run(): kill the executor and reap it. */
   cancel(): Promise<void>;
 }
@@ -97,12 +110,51 @@ export function startExecutor(libc: Libc): Executor {
   };
 }
 
-function run(libc: Libc, pid: number, pidfd: number, ours: number, program: SerializedProgram, options: LaunchOptions): Promise<Launched> {
+/** A process of the attach we hold by pidfd until it is reaped. */
+interface Held {
+  readonly pid: number;
+  readonly pidfd: number;
+  /** Settles when reaped; never rejects (a failed wait reads as an unknown exit). */
+  readonly exit: Promise<ProcessExit>;
+  reaped: boolean;
+}
+
+/** The attach's channels (ProgramChannels): our ends, and the executor's, which we close once sent. */
+function openChannels(libc: Libc, inbox: boolean) {
+  const page = libc.memfdCreate('attachkit-report', MFD_CLOEXEC);
+  ftruncateSync(page, REPORT_PAGE_SIZE);
+  const [reportRead, reportWrite] = libc.pipe();
+  const [inboxOurs, inboxTheirs] = inbox ? libc.socketpair() : [undefined, undefined];
+  return {
+    page, reportRead, inboxOurs,
+    theirs: { page, report: reportWrite, ...(inboxTheirs === undefined ? {} : { inbox: inboxTheirs }) },
+    /** Close what only the executor needed. */
+    handedOver() {
+      libc.close(reportWrite);
+      if (inboxTheirs !== undefined) libc.close(inboxTheirs);
+    },
+  };
+}
+
+function run(libc: Libc, pid: number, pidfd: number, ours: number, plan: PreExecProgram, options: LaunchOptions): Promise<Launched> {
+  const channels = openChannels(libc, plan.needsInbox);
+  plan.setChannels(channels.theirs);
+  let program: SerializedProgram;
+  try {
+    program = plan.serialize({ sync: options.sync });
+  } catch (err) {
+    channels.handedOver();
+    for (const fd of [channels.page, channels.reportRead, channels.inboxOurs]) if (fd !== undefined) libc.close(fd);
+    throw err;
+  }
   // 'pipe' stdio: a pipe whose far end the executor (then the command) gets,
   // ours as a stream that lives as long as the command, not the executor.
-  const pipes = options.stdio.map((opt, i) => (opt === 'pipe' ? ownPipe(libc, i) : undefined));
-  const devnull = options.stdio.includes('ignore') ? openSync('/dev/null', 'r+') : undefined;
-  const sources = options.stdio.map((opt, i) => pipes[i]?.childEnd ?? (opt === 'inherit' ? i : opt === 'ignore' ? devnull! : opt as number));
+  // A stage's std fd (a pty slave) replaces the caller's, which then never
+  // reaches the executor.
+  const pipes = options.stdio.map((opt, i) => (program.stdio[i] === undefined && opt === 'pipe' ? ownPipe(libc, i) : undefined));
+  const devnull = options.stdio.some((opt, i) => program.stdio[i] === undefined && opt === 'ignore') ? openSync('/dev/null', 'r+') : undefined;
+  const sources = options.stdio.map((opt, i) =>
+    program.stdio[i] ?? pipes[i]?.childEnd ?? (opt === 'inherit' ? i : opt === 'ignore' ? devnull! : opt as number));
   const [stdin, stdout, stderr] = pipes.map((p) => p?.stream ?? null) as [Writable | null, Readable | null, Readable | null];
   // The command's stdio must block, as a terminal's or a pipe's normally
   // does; Node makes its own non-blocking, and the open file description is
@@ -120,100 +172,253 @@ function run(libc: Libc, pid: number, pidfd: number, ours: number, program: Seri
   } finally {
     for (const p of pipes) if (p) libc.close(p.childEnd);
     if (devnull !== undefined) closeSync(devnull);
+    channels.handedOver();
   }
+  const reaper = reaperFor(libc);
+  const hold = (child: number, fd: number): Held => {
+    const held: Held = {
+      pid: child, pidfd: fd, reaped: false,
+      exit: reaper.wait(fd).catch((): ProcessExit => ({ code: null, signal: null })).finally(() => { held.reaped = true; }),
+    };
+    return held;
+  };
+
   return new Promise<Launched>((resolve, reject) => {
     const sync = new PipeSocket({ fd: ours, readable: true, writable: true });
-    let pending: Buffer = Buffer.alloc(0);
-    // Every FORK reports its child, in which the program goes on: the child
-    // of the last fork op is the attached process, any other an intermediate
-    // that exits once it has forked (the cgroup2 fork, forkIntoCgroup).
-    // Reports of two forks may arrive in either order: a child can report
-    // its own fork before its parent has reported it.
-    const forked: Array<{ index: number; pid: number; pidfd: number; exit: Promise<ProcessExit> }> = [];
-    let reported: { index: number; errno: number } | undefined;
+    const report = new PipeSocket({ fd: channels.reportRead, readable: true, writable: false });
+    // The executor, then each intermediate it forks into a cgroup: all in
+    // our pid namespace, never in the target's. The last of them forks the
+    // attached process, whose pid the kernel stores in the report page.
+    const intermediates: Held[] = [hold(pid, pidfd)];
+    let attached: Held | undefined;
+    let opFailure: { index: number; errno: number } | undefined;
     let failure: unknown = handover;
-    let socketClosed = false;
-    let intermediate: ProcessExit | undefined;
+    let execReached = false;
+    let syncClosed = false;
+    let reportClosed = false;
+    let settled = false;
 
+    // Its report pipe closed without its exec: it has died, or (traced from
+    // inside) goes on without us; either way it is not our command.
+    const exitOrKill = async (held: Held) => {
+      const exit = await Promise.race([held.exit, new Promise<undefined>((done) => setTimeout(() => done(undefined), 1000).unref())]);
+      if (exit) return exit;
+      kill(held);
+      return held.exit;
+    };
+    const kill = (held: Held | undefined) => {
+      if (!held || held.reaped) return;
+      try { libc.pidfdSendSignal(held.pidfd, SIGKILL); } catch { /* already gone */ }
+    };
     const abort = (err: unknown) => {
+      if (settled) return;
       failure ??= err;
-      if (!intermediate) {
-        try { libc.pidfdSendSignal(pidfd, SIGKILL); } catch { /* already gone */ }
+      intermediates.forEach(kill);
+      kill(attached);
+    };
+    // A give-up concerns a command not yet started: one that has been exec'd
+    // (its report still on its way to us) is left alone, and its caller
+    // then has a running command (the CLI passes the signal on to it). Ready
+    // input is read first; then /proc says whether the executor still runs
+    // there, which no report from inside can fake.
+    const onAbort = () => setImmediate(() => {
+      if (attached && !attached.reaped && execReached && !runsExecutor(attached.pid)) return;
+      abort(abortReason(options.signal!.reason));
+    });
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+
+    const cleanup = () => {
+      settled = true;
+      options.signal?.removeEventListener('abort', onAbort);
+      sync.destroy();
+      report.destroy();
+      libc.close(channels.page);
+      if (channels.inboxOurs !== undefined) libc.close(channels.inboxOurs);
+    };
+
+    // Every intermediate has exited: the page holds the attached pid, if
+    // the fork into the target happened. Hold it by pidfd, prove it is our
+    // own child, and hand it the fds it waits for.
+    const intermediatesDone = async () => {
+      for (const held of intermediates) {
+        const exit = await held.exit;
+        libc.close(held.pidfd);
+        if (!failure && !opFailure && held !== intermediates[0] && exit.code !== 0) {
+          failure = new AttachError(ErrorCodes.EXECUTOR, `an intermediate process ended (${describeExit(exit)}) before starting the command`);
+        }
       }
-      for (const child of forked) {
-        try { libc.pidfdSendSignal(child.pidfd, SIGKILL); } catch { /* already gone */ }
+      const child = readReportedPid(channels.page);
+      if (child > 0) {
+        try {
+          attached = hold(child, ownChild(libc, child));
+        } catch (err) {
+          abort(err);
+        }
+        if (failure) abort(failure); // it must not go on
+        else deliver();
+      }
+      finish();
+    };
+
+    const deliver = () => {
+      for (const d of program.deliveries) {
+        let fd: number;
+        try {
+          fd = d.open({ pid: attached!.pid, pidfd: attached!.pidfd });
+        } catch (err) {
+          abort(stageError(d.stage, d.operation, err));
+          return;
+        }
+        try {
+          libc.sendmsg(channels.inboxOurs!, [Buffer.alloc(1)], controlMessage(SOL_SOCKET, SCM_RIGHTS, Buffer.from(Int32Array.of(fd).buffer)), MSG_NOSIGNAL);
+        } catch {
+          // The attached process is gone: its exit tells why.
+        } finally {
+          libc.close(fd);
+        }
       }
     };
 
+    let intermediatesSettled = false;
     const finish = async () => {
-      if (!socketClosed || !intermediate) return;
-      // The intermediates between the executor and the attached process have
-      // exited or will at once (each exits after its fork): reap them first.
-      forked.sort((a, b) => a.index - b.index);
-      const attached = forked.at(-1);
-      for (const child of forked.slice(0, -1)) {
-        const exit = await child.exit.catch(() => undefined);
-        libc.close(child.pidfd);
-        if (!failure && !reported && (!exit || exit.code !== 0)) {
-          failure = new AttachError(ErrorCodes.EXECUTOR, `an intermediate process ended (${exit ? describeExit(exit) : 'unknown'}) before starting the command`);
-        }
-      }
-      const error = failure ?? (reported ? opError(program.ops, reported.index, reported.errno)
-        : attached ? undefined
-        : new AttachError(ErrorCodes.EXECUTOR, `the executor ended (${describeExit(intermediate)}) before starting the command`));
+      if (settled || !syncClosed || !reportClosed || !intermediatesSettled) return;
+      settled = true;
+      const error = failure
+        ?? (opFailure ? opError(program.ops, opFailure.index, opFailure.errno)
+        : !attached ? new AttachError(ErrorCodes.EXECUTOR, `the executor ended (${describeExit(intermediateExit!)}) before starting the command`)
+        : !execReached ? diedBeforeExec(await exitOrKill(attached))
+        : undefined);
+      cleanup();
       if (!error && attached) {
-        resolve({ ...attached, stdin, stdout, stderr });
+        resolve({ pid: attached.pid, pidfd: attached.pidfd, exit: attached.exit, stdin, stdout, stderr });
         return;
       }
       if (attached) {
-        // The attached process failed before exec and has exited: reap it, drop its pidfd.
-        await attached.exit.catch(() => undefined);
+        // It failed or was killed before exec: reap it, drop its pidfd.
+        kill(attached);
+        await attached.exit;
         libc.close(attached.pidfd);
       }
       for (const stream of [stdin, stdout, stderr]) stream?.destroy();
       reject(error);
     };
 
-    const onMessage = (type: number, index: number, value: number) => {
+    let intermediateExit: ProcessExit | undefined;
+    void intermediates[0]!.exit.then((exit) => { intermediateExit = exit; });
+
+    readMessages(sync, (type, index, value) => {
       if (type === MSG_READY) {
-        options.atSync({ pid, isAlive: () => intermediate === undefined }).then(
+        options.atSync({ pid, isAlive: () => !intermediates[0]!.reaped }).then(
           () => { if (!failure) sync.write('g'); },
           (err) => abort(err),
         );
       } else if (type === MSG_PID) {
+        // A cgroup fork: the child goes on as the intermediate, still in our
+        // pid namespace. Accepted only from our own child (the socket never
+        // reaches the target's pid namespace), and proven ours again here.
         try {
-          const pidfd = libc.pidfdOpen(value);
-          forked.push({ index, pid: value, pidfd, exit: reaperFor(libc).wait(pidfd) });
+          intermediates.push(hold(value, ownChild(libc, value)));
         } catch (err) {
-          abort(new AttachError(ErrorCodes.EXECUTOR, `cannot hold the process forked by the program (pid ${value}): ${(err as Error).message}`, { cause: err }));
+          abort(err);
         }
-        if (failure) abort(failure); // reported after an abort: it must not go on
+        if (failure) abort(failure);
       } else if (type === MSG_ERROR) {
-        reported ??= { index, errno: value };
+        opFailure ??= { index, errno: value };
       } else {
         abort(new AttachError(ErrorCodes.EXECUTOR, `the executor sent an unknown message (${type})`));
       }
-    };
-
-    sync.on('data', (chunk: Buffer) => {
-      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-      while (pending.length >= MSG_SIZE) {
-        onMessage(pending.readUInt32LE(0), pending.readUInt32LE(4), pending.readInt32LE(8));
-        pending = pending.subarray(MSG_SIZE);
+    });
+    // The attached process's own reports: it can be traced by root inside
+    // before its exec, so anything here may be forged; nothing here names a
+    // process or is trusted beyond the failure it reports.
+    readMessages(report, (type, index, value) => {
+      if (type === MSG_ERROR) {
+        // Only an op the attached process (or the fork) runs can fail here.
+        const phase = program.ops[index]?.phase;
+        if (index === OP_NONE || (phase !== undefined && !BEFORE_FORK.has(phase))) opFailure ??= { index, errno: value };
+        else failure ??= new AttachError(ErrorCodes.EXECUTOR, `the attached process reported a failure of op ${index}, which it does not run: a forged report (is it traced from inside the container?)`);
+      } else if (type === MSG_EXEC) {
+        execReached = true;
       }
     });
     sync.on('error', () => { /* EPIPE when the executor dies early: its exit tells why */ });
-    sync.on('close', () => { socketClosed = true; void finish(); });
-    reaperFor(libc).wait(pidfd).then(
-      (exit) => { intermediate = exit; },
-      (err) => { intermediate = { code: null, signal: null }; abort(err); },
-    ).finally(() => {
-      libc.close(pidfd);
+    sync.on('close', () => { syncClosed = true; void finish(); });
+    report.on('error', () => undefined);
+    report.on('close', () => { reportClosed = true; void finish(); });
+    // The intermediates are reaped once the last has forked (or failed):
+    // wait for the executor, then for each child it reported.
+    void (async () => {
+      await intermediates[0]!.exit;
+      // Reports of forks arrive before the socket closes; the last intermediate closes it.
+      await new Promise<void>((done) => (syncClosed ? done() : sync.once('close', () => done())));
+      await intermediatesDone();
+      intermediatesSettled = true;
       void finish();
-    });
+    })();
     if (failure) abort(failure);
+    else if (options.signal?.aborted) onAbort();
     else sync.write(program.bytes);
   });
+}
+
+/** Whether `pid` (held, unreaped) still runs the executor: it has not exec'd its command. */
+function runsExecutor(pid: number): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`).startsWith(`/memfd:${EXECUTOR_IMAGE_NAME}`);
+  } catch {
+    return true; // exiting: nothing of a command to keep
+  }
+}
+
+/** 16-byte messages {type, op index, value, reserved} from a stream. */
+function readMessages(stream: PipeSocket, onMessage: (type: number, index: number, value: number) => void): void {
+  let pending: Buffer = Buffer.alloc(0);
+  stream.on('data', (chunk: Buffer) => {
+    pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+    while (pending.length >= MSG_SIZE) {
+      onMessage(pending.readUInt32LE(0), pending.readUInt32LE(4), pending.readInt32LE(8));
+      pending = pending.subarray(MSG_SIZE);
+    }
+  });
+}
+
+/** The pid the kernel stored at the fork into the target (0: there was none). */
+function readReportedPid(page: number): number {
+  const word = Buffer.alloc(4);
+  readSync(page, word, 0, 4, 0);
+  return word.readInt32LE(0);
+}
+
+/**
+ * A pidfd on `pid`, proven to be our own unreaped child: only then can we be
+ * sure it is the process we mean (a child's pid is not reused before we reap
+ * it), and never signal a process of someone else's choosing.
+ */
+function ownChild(libc: Libc, pid: number): number {
+  let fd: number;
+  try {
+    fd = libc.pidfdOpen(pid);
+  } catch (err) {
+    throw new AttachError(ErrorCodes.EXECUTOR, `cannot hold the process forked by the program (pid ${pid}): ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    libc.waitPidfd(fd, { peek: true });
+    return fd;
+  } catch (err) {
+    libc.close(fd);
+    throw new AttachError(ErrorCodes.EXECUTOR, `the executor reported pid ${pid}, which is not a process of this attach: refused`, { cause: err });
+  }
+}
+
+/** The error an aborted start fails with: the reason itself when it is an AttachError. */
+export function abortReason(reason: unknown): AttachError {
+  if (reason instanceof AttachError) return reason;
+  const detail = reason instanceof Error ? reason.message : reason === undefined ? 'aborted' : String(reason);
+  return new AttachError(ErrorCodes.ABORTED, `the attach was aborted before the command started: ${detail}`, { cause: reason });
+}
+
+function diedBeforeExec(exit: ProcessExit): AttachError {
+  return new AttachError(ErrorCodes.EXECUTOR, `the attached process ended (${describeExit(exit)}) before it could exec the command`);
 }
 
 /**

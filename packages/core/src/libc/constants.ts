@@ -25,6 +25,11 @@ export const MFD_CLOEXEC = 0x1;
 export const MFD_ALLOW_SEALING = 0x2;
 export const MFD_EXEC = 0x10;
 
+export const PROT_READ = 0x1;
+export const PROT_WRITE = 0x2;
+export const MAP_SHARED = 0x1;
+export const MADV_DONTFORK = 10;
+
 export const PR_SET_PDEATHSIG = 1;
 export const PR_SET_DUMPABLE = 4;
 export const PR_CAPBSET_DROP = 24;
@@ -45,6 +50,7 @@ export const PER_LINUX32 = 0x0008;
 export const P_PIDFD = 3;
 export const WNOHANG = 1;
 export const WEXITED = 4;
+export const WNOWAIT = 0x01000000;
 export const CLD_EXITED = 1;
 export const CLD_KILLED = 2;
 export const CLD_DUMPED = 3;

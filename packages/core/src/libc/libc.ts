@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type { InjectionToken } from '../di.js';
 import { SyscallError } from '../errors.js';
 import {
-  AF_UNIX, CLD_DUMPED, CLD_EXITED, CLD_KILLED, F_DUPFD_CLOEXEC, O_CLOEXEC, P_PIDFD, SOCK_CLOEXEC, SOCK_STREAM, WEXITED, WNOHANG,
+  AF_UNIX, CLD_DUMPED, CLD_EXITED, CLD_KILLED, F_DUPFD_CLOEXEC, O_CLOEXEC, P_PIDFD, SOCK_CLOEXEC, SOCK_STREAM, WEXITED, WNOHANG, WNOWAIT,
 } from './constants.js';
 import { syscallNumber, type SyscallName } from './syscalls.js';
 
@@ -28,8 +28,11 @@ export interface Libc {
   pidfdOpen(pid: number): number;
   /** pidfd_send_signal(2); signal 0 checks that the process still exists. */
   pidfdSendSignal(pidfd: number, signal: number): void;
-  /** waitid(P_PIDFD, WNOHANG): the exit of a child, or undefined while it runs. Reaps it. */
-  waitPidfd(pidfd: number): ProcessExit | undefined;
+  /**
+   * waitid(P_PIDFD, WNOHANG): the exit of a child, or undefined while it
+   * runs. Reaps it, unless `peek` (WNOWAIT). ECHILD: not our child.
+   */
+  waitPidfd(pidfd: number, options?: { readonly peek?: boolean }): ProcessExit | undefined;
   memfdCreate(name: string, flags: number): number;
   write(fd: number, data: Uint8Array): number;
   fcntl(fd: number, cmd: number, arg: number): number;
@@ -152,10 +155,10 @@ export class KoffiLibc implements Libc {
     this.syscall('pidfd_send_signal', [pidfd, signal, 0, 0], `pidfd ${pidfd}, ${signal}`);
   }
 
-  waitPidfd(pidfd: number): ProcessExit | undefined {
+  waitPidfd(pidfd: number, options: { readonly peek?: boolean } = {}): ProcessExit | undefined {
     // siginfo_t is 128 bytes; si_code at 8, si_pid at 16, si_status at 24.
     const info = Buffer.alloc(128);
-    if (this.rawWaitid(P_PIDFD, pidfd, info, WEXITED | WNOHANG) < 0) {
+    if (this.rawWaitid(P_PIDFD, pidfd, info, WEXITED | WNOHANG | (options.peek ? WNOWAIT : 0)) < 0) {
       throw new SyscallError('waitid', koffi.errno(), `P_PIDFD, ${pidfd}`);
     }
     if (info.readInt32LE(16) === 0) return undefined;

@@ -1,6 +1,6 @@
 import type { DependencyContainer } from '../di.js';
 import { AttachError, ErrorCodes } from '../errors.js';
-import { startExecutor } from '../executor/launch.js';
+import { abortReason, startExecutor } from '../executor/launch.js';
 import { LIBC, realLibc, type Libc } from '../libc/libc.js';
 import { AttachedProcess, type AttachResult } from './attached.js';
 import { AttachSession, stageError } from './context.js';
@@ -98,11 +98,13 @@ export class Pipeline {
     const stages = this.order();
     const session = new AttachSession(request, this.libc);
     const planned: Stage[] = [];
+    const start = startSignal(request);
     // Started first: its exec overlaps the planning.
     const executor = startExecutor(this.libc);
     let started = false;
     try {
       for (const stage of stages) {
+        if (start.signal?.aborted) throw abortReason(start.signal.reason);
         if (!toggleOf(stage, request).enabled) continue;
         planned.push(stage);
         try {
@@ -118,7 +120,9 @@ export class Pipeline {
       session.defer(() => { this.libc.close(lifeline); this.libc.close(given); });
       session.program.setLifeline(given);
       const syncWork = planned.filter((s) => s.atSyncPoint);
-      const launched = await executor.run(session.program.serialize({ sync: syncWork.length > 0 }), {
+      const launched = await executor.run(session.program, {
+        sync: syncWork.length > 0,
+        ...(start.signal ? { signal: start.signal } : {}),
         stdio: request.stdio ?? ['inherit', 'inherit', 'inherit'],
         atSync: async (intermediate) => {
           for (const stage of syncWork) {
@@ -134,6 +138,7 @@ export class Pipeline {
       started = true;
       return proc;
     } finally {
+      start.done();
       await executor.cancel(); // when planning failed; a no-op once it has run
       session.release(started);
     }
@@ -155,6 +160,22 @@ export class Pipeline {
     if (i < 0) throw new AttachError(ErrorCodes.STAGE_ORDER, `cannot ${what} stage '${id}': no such stage (stages: ${this.ids.join(', ')})`);
     return i;
   }
+}
+
+/**
+ * What gives up the start: the caller's AbortSignal, and the start timeout.
+ * Either only until the command has been exec'd; then its life is its own.
+ */
+function startSignal(request: AttachRequest): { signal?: AbortSignal; done: () => void } {
+  const { signal, startTimeout } = request;
+  if (startTimeout === undefined) return signal ? { signal, done: () => undefined } : { done: () => undefined };
+  if (!(Number.isFinite(startTimeout) && startTimeout > 0)) {
+    throw new AttachError(ErrorCodes.BAD_REQUEST, `startTimeout must be a positive number of milliseconds, not ${startTimeout}`);
+  }
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(new AttachError(ErrorCodes.ABORTED,
+    `the command did not start within ${startTimeout} ms (is the container frozen, or its attached process stopped?): gave up`, { exitCode: 1 })), startTimeout);
+  return { signal: signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal, done: () => clearTimeout(timer) };
 }
 
 function toggleOf(stage: Stage, request: AttachRequest): StageToggle {

@@ -51,6 +51,14 @@ export interface AttachRequest {
    * flag) passes the caller's 3 … 3+N-1 through as the same numbers.
    */
   readonly preserveFds?: readonly number[];
+  /**
+   * Gives up the start when aborted: until the command has been exec'd, every
+   * process of the attach is killed and reaped, and spawn() rejects with an
+   * AttachError (code AK_ABORTED unless the reason is an AttachError itself).
+   */
+  readonly signal?: AbortSignal;
+  /** Milliseconds the command has to start (be exec'd) before the attach gives up, as `signal` does. */
+  readonly startTimeout?: number;
   /** stdio of the attached process; default: inherit all three. */
   readonly stdio?: readonly [StdioOption, StdioOption, StdioOption];
   readonly extensions?: Readonly<Record<string, unknown>>;

@@ -1,9 +1,10 @@
 import { AttachError, ErrorCodes } from '../errors.js';
 import {
-  F_DUPFD_CLOEXEC, F_SETFD, KEYCTL_JOIN_SESSION_KEYRING, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, PR_SET_DUMPABLE, PR_SET_PDEATHSIG, SIGKILL,
+  F_DUPFD_CLOEXEC, F_SETFD, KEYCTL_JOIN_SESSION_KEYRING, MADV_DONTFORK, MAP_SHARED, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL,
+  PR_SET_DUMPABLE, PR_SET_PDEATHSIG, PROT_READ, PROT_WRITE, SIGKILL,
 } from '../libc/constants.js';
 import { isSyscallName, syscallNumber, type SyscallName } from '../libc/syscalls.js';
-import { CORE_PHASES, PHASES, type Phase } from './phases.js';
+import { CORE_PHASES, INTERMEDIATE_PHASES, PHASES, type Phase } from './phases.js';
 
 /**
  * The pre-exec program: what the child side must do, as data. Stages emit
@@ -13,10 +14,13 @@ import { CORE_PHASES, PHASES, type Phase } from './phases.js';
  * relocation count), 112-byte ops, 16-byte relocations, then a data blob.
  */
 
-export const OpCode = { SYSCALL: 1, SYNC: 2, FORK: 3, CLOSE_FDS: 4, EXEC: 5 } as const;
+export const OpCode = { SYSCALL: 1, SYNC: 2, FORK: 3, CLOSE_FDS: 4, EXEC: 5, RECV_FD: 6 } as const;
 const ArgKind = { IMM: 0, DATA: 1, RESULT: 2 } as const;
 const F_OPTIONAL = 1;
 const F_INTO_CGROUP = 2;
+const F_INTO_TARGET = 4;
+/** The page the intermediate maps for the attached pid (the kernel stores it there at the fork). */
+export const REPORT_PAGE_SIZE = 4096;
 const MAGIC = 0x31584b41; // "AKX1"
 const HEADER_SIZE = 16;
 const OP_SIZE = 112;
@@ -101,10 +105,37 @@ export interface OpHandle extends OpInfo {
 interface PlannedOp extends OpHandle {
   readonly code: number;
   readonly nr: number;
-  readonly args: readonly Arg[];
+  /** Not readonly for RECV_FD alone: its socket is known only once the launcher sets the channels. */
+  args: readonly Arg[];
   readonly optional: boolean;
   /** FORK: the child is born in the cgroup2 directory args[0] (clone3 CLONE_INTO_CGROUP). */
   readonly intoCgroup?: boolean;
+  /** FORK: the fork into the target (args: report pipe, pid address). */
+  readonly intoTarget?: boolean;
+}
+
+export interface PassFdOptions {
+  /**
+   * The attached process needs this fd itself (a pty slave, a file it writes).
+   * By default a passed fd serves the intermediate only (a namespace fd, a
+   * cgroup file) and is closed before the attached process is forked into the
+   * target: no fd of the host exists in the target's pid namespace but those
+   * the command needs, since root there may ptrace the attached process
+   * before its exec (pidfd_getfd) when it holds CAP_SYS_PTRACE.
+   */
+  readonly attached?: boolean;
+}
+
+/**
+ * An fd the attached process receives from the parent once it exists (its
+ * pid known), in `phase`: what only the attached process itself may use and
+ * only the parent may open, such as its own LSM attr file on the host's
+ * procfs. `open` returns an fd the parent owns and closes afterwards.
+ */
+export interface FdDelivery {
+  readonly stage: string;
+  readonly operation: string;
+  readonly open: (attached: { readonly pid: number; readonly pidfd: number }) => number;
 }
 
 export interface SyscallOptions {
@@ -124,8 +155,22 @@ export interface ExecSpec {
 /** The view of the program a stage gets: everything it emits is stamped with its id. */
 export interface ProgramEmitter {
   syscall(phase: Phase, name: SyscallName, args: readonly Arg[], options: SyscallOptions): OpHandle;
-  /** Hand a parent fd to the executor; returns its number there. The parent keeps its own copy. */
-  passFd(fd: number): number;
+  /**
+   * Hand a parent fd to the executor; returns its number there. The parent
+   * keeps its own copy. It is the intermediate's only (closed before the fork
+   * into the target) unless `attached` says the attached process needs it.
+   */
+  passFd(fd: number, options?: PassFdOptions): number;
+  /**
+   * The command's std fd `n` is the parent's `fd` instead of the caller's
+   * (a pty slave): the caller's own never reaches the executor.
+   */
+  setStdio(n: 0 | 1 | 2, fd: number): void;
+  /**
+   * Receive, in `phase` of the attached process, an fd that the parent opens
+   * with `open` once that process exists. The result of the returned op is the fd.
+   */
+  receiveFd(phase: Phase, operation: string, open: FdDelivery['open']): OpHandle;
   /**
    * Hand a parent fd to the command itself: it is fd 3, 4, … (in call order)
    * when the command starts, and the fd sweep spares it. Returns that number.
@@ -149,11 +194,32 @@ export interface SerializedProgram {
   readonly ops: readonly OpInfo[];
   /** Parent fds to place at FIRST_PASSED_FD + i in the executor. */
   readonly fds: readonly number[];
+  /** Parent fds that replace the caller's std fds (setStdio). */
+  readonly stdio: readonly (number | undefined)[];
+  /** What the parent sends on the inbox once the attached process exists, in order. */
+  readonly deliveries: readonly FdDelivery[];
+  /** Whether the fork into the target reports through the channels (setChannels): the only way the launcher runs. */
+  readonly reported: boolean;
+}
+
+/** The parent's ends of the attach's channels, as the program hands them to the executor (setChannels). */
+export interface ProgramChannels {
+  /** A memfd of REPORT_PAGE_SIZE bytes: the intermediate maps it, the kernel stores the attached pid in it. */
+  readonly page: number;
+  /** The write end of the pipe on which the attached process reports (closed at its exec). */
+  readonly report: number;
+  /** A socket end on which the attached process receives fds (receiveFd), when any. */
+  readonly inbox?: number;
 }
 
 export class PreExecProgram {
   private readonly planned: PlannedOp[] = [];
   private readonly fds: number[] = [];
+  /** Executor fds the attached process needs (PassFdOptions.attached); the rest are closed before the fork into the target. */
+  private readonly attachedFds = new Set<number>();
+  private readonly stdio: Array<number | undefined> = [undefined, undefined, undefined];
+  private readonly deliveries: Array<FdDelivery & { handle: PlannedOp }> = [];
+  private channels: { page: number; report: number; inbox?: number } | undefined;
   /** Executor fds of the fds the command keeps, in order: they become 3, 4, … */
   private readonly kept: Array<{ fd: number; from: number }> = [];
   private lifeline: number | undefined;
@@ -163,7 +229,9 @@ export class PreExecProgram {
   emitter(stage: string): ProgramEmitter {
     return {
       syscall: (phase, name, args, options) => this.addSyscall(stage, phase, name, args, options),
-      passFd: (fd) => this.passFd(fd),
+      passFd: (fd, options) => this.passFd(fd, options),
+      setStdio: (n, fd) => this.setStdio(stage, n, fd),
+      receiveFd: (phase, operation, open) => this.addReceiveFd(stage, phase, operation, open),
       keepFd: (fd) => this.keepFd(stage, fd),
       forkIntoCgroup: (dirFd, operation) => this.addForkIntoCgroup(stage, dirFd, operation),
       exec: (spec) => this.setExec(stage, spec),
@@ -178,21 +246,56 @@ export class PreExecProgram {
    * sets it; docs/architecture.md, "When attachkit is killed".)
    */
   setLifeline(parentFd: number): void {
-    this.lifeline = this.passFd(parentFd);
+    this.lifeline = this.passFd(parentFd, { attached: true });
   }
 
-  passFd(fd: number): number {
+  /** Whether a stage asked for an fd delivered to the attached process (the launcher then makes an inbox). */
+  get needsInbox(): boolean {
+    return this.deliveries.length > 0;
+  }
+
+  /** Hand the executor the attach's channels (the launcher makes them): see ProgramChannels. */
+  setChannels(channels: ProgramChannels): void {
+    this.channels = {
+      page: this.passFd(channels.page),
+      report: this.passFd(channels.report, { attached: true }),
+      ...(channels.inbox === undefined ? {} : { inbox: this.passFd(channels.inbox, { attached: true }) }),
+    };
+  }
+
+  passFd(fd: number, options: PassFdOptions = {}): number {
     if (!Number.isSafeInteger(fd) || fd < 0) throw new AttachError(ErrorCodes.BAD_REQUEST, `passFd: ${fd} is not an fd`);
     let i = this.fds.indexOf(fd);
     if (i < 0) i = this.fds.push(fd) - 1;
+    if (options.attached) this.attachedFds.add(FIRST_PASSED_FD + i);
     return FIRST_PASSED_FD + i;
+  }
+
+  private setStdio(stage: string, n: 0 | 1 | 2, fd: number): void {
+    if (![0, 1, 2].includes(n) || !Number.isSafeInteger(fd) || fd < 0) {
+      throw new AttachError(ErrorCodes.BAD_REQUEST, `${stage}: setStdio(${n}, ${fd}) names no std fd or no fd`, { stage });
+    }
+    this.stdio[n] = fd;
+  }
+
+  private addReceiveFd(stage: string, phase: Phase, operation: string, open: FdDelivery['open']): OpHandle {
+    if (CORE_PHASES.has(phase) || INTERMEDIATE_PHASES.has(phase) || !PHASES.includes(phase)) {
+      throw new AttachError(ErrorCodes.BAD_REQUEST, `${stage}: an fd can be received only in a phase of the attached process, not '${phase}'`, { stage });
+    }
+    const handle: PlannedOp = {
+      seq: this.seq++, stage, phase, syscall: 'recvmsg', operation: `receive ${operation} from attachkit`,
+      code: OpCode.RECV_FD, nr: 0, args: [], optional: false,
+    };
+    this.deliveries.push({ stage, operation, open, handle });
+    this.planned.push(handle);
+    return handle;
   }
 
   private keepFd(stage: string, fd: number): number {
     if (FIRST_KEPT_FD + this.kept.length + 1 > SYNC_FD_FLOOR) {
       throw new AttachError(ErrorCodes.BAD_REQUEST, `${stage}: the command can keep at most ${SYNC_FD_FLOOR - FIRST_KEPT_FD} fds`, { stage });
     }
-    this.kept.push({ fd: this.passFd(fd), from: fd });
+    this.kept.push({ fd: this.passFd(fd, { attached: true }), from: fd });
     return FIRST_KEPT_FD + this.kept.length - 1;
   }
 
@@ -268,6 +371,28 @@ export class PreExecProgram {
       sys('close-fds', 'fcntl', `fcntl(fd ${from} kept, F_DUPFD_CLOEXEC, ${firstSwept})`, [imm(fd), imm(F_DUPFD_CLOEXEC), imm(firstSwept)]));
     const placed = lifted.map((op, i) =>
       sys('close-fds', 'dup3', `dup3(fd ${this.kept[i]!.from} kept, ${FIRST_KEPT_FD + i})`, [resultOf(op), imm(FIRST_KEPT_FD + i), imm(0)]));
+    // The fork into the target: the intermediate maps the page the kernel
+    // stores the attached pid in (and that the attached process does not
+    // inherit: MADV_DONTFORK), closes every fd only it needed, and forks with
+    // the sync socket closed. Without channels (a program not run by the
+    // launcher: tests, the start-up snapshot) the fork reports on the socket.
+    const { channels } = this;
+    const intoTarget: PlannedOp[] = [];
+    if (channels) {
+      const page = sys('fork', 'mmap', 'mmap(the report page)',
+        [imm(0), imm(REPORT_PAGE_SIZE), imm(PROT_READ | PROT_WRITE), imm(MAP_SHARED), imm(channels.page), imm(0)]);
+      intoTarget.push(page,
+        sys('fork', 'madvise', 'madvise(the report page, MADV_DONTFORK)', [resultOf(page), imm(REPORT_PAGE_SIZE), imm(MADV_DONTFORK)]),
+        ...this.fds.map((_, i) => FIRST_PASSED_FD + i).filter((fd) => !this.attachedFds.has(fd))
+          .map((fd) => sys('fork', 'close', `close(fd ${fd}): the intermediate's only`, [imm(fd)])),
+        { ...core('fork', OpCode.FORK, 'clone3', 'clone3(CLONE_PARENT) of the attached process into the target', [imm(channels.report), resultOf(page)]), intoTarget: true });
+    } else {
+      intoTarget.push(core('fork', OpCode.FORK, 'clone', 'clone(CLONE_PARENT) of the attached process'));
+    }
+    if (this.deliveries.length && channels?.inbox === undefined) {
+      throw new AttachError(ErrorCodes.BAD_REQUEST, `stage '${this.deliveries[0]!.stage}' receives an fd, but the program has no inbox (setChannels)`);
+    }
+    for (const d of this.deliveries) d.handle.args = [imm(channels!.inbox!)];
     const all: PlannedOp[] = [
       ...(sync ? [core('sync', OpCode.SYNC, 'read', 'wait for the parent at the sync point')] : []),
       // Non-dumpable before entering any namespace: nothing inside may ptrace
@@ -280,7 +405,7 @@ export class PreExecProgram {
       // caller's session keyring (and the keys in it) never crosses
       // (keyrings(7); runc does the same for every container process).
       sys('harden', 'keyctl', 'keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)', [imm(KEYCTL_JOIN_SESSION_KEYRING), imm(0)]),
-      core('fork', OpCode.FORK, 'clone', 'clone(CLONE_PARENT) of the attached process'),
+      ...intoTarget,
       // In the attached process: until it execs, it dies with the parent
       // (PR_SET_PDEATHSIG); the write proves the parent did not die before
       // the signal was armed. (The kernel disarms it at an id switch: the
@@ -339,7 +464,7 @@ export class PreExecProgram {
     ordered.forEach((op, i) => {
       const base = i * OP_SIZE;
       opsBuf.writeUInt32LE(op.code, base);
-      opsBuf.writeUInt32LE((op.optional ? F_OPTIONAL : 0) | (op.intoCgroup ? F_INTO_CGROUP : 0), base + 4);
+      opsBuf.writeUInt32LE((op.optional ? F_OPTIONAL : 0) | (op.intoCgroup ? F_INTO_CGROUP : 0) | (op.intoTarget ? F_INTO_TARGET : 0), base + 4);
       opsBuf.writeBigInt64LE(BigInt(op.nr), base + 8);
       op.args.forEach((arg, k) => {
         const at = base + 16 + k * 16;
@@ -378,7 +503,13 @@ export class PreExecProgram {
       relocBuf.writeBigUInt64LE(BigInt(to), 16 * i + 8);
     });
     const ops: OpInfo[] = ordered.map(({ stage, phase, syscall, operation }) => ({ stage, phase, syscall, operation }));
-    return { bytes: Buffer.concat([header, opsBuf, relocBuf, ...data]), ops, fds: [...this.fds] };
+    return {
+      bytes: Buffer.concat([header, opsBuf, relocBuf, ...data]), ops, fds: [...this.fds], stdio: [...this.stdio],
+      // In the order the attached process receives them.
+      deliveries: [...this.deliveries].sort((a, b) => index.get(a.handle)! - index.get(b.handle)!)
+        .map(({ stage, operation, open }) => ({ stage, operation, open })),
+      reported: channels !== undefined,
+    };
   }
 }
 
