@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { defaultPipeline } from '@attachkit/cli';
@@ -27,6 +29,7 @@ import { DEFAULT_LXCPATH, ensureContainer, initPid, type ContainerSpec } from '.
  */
 
 const RACER_C = fileURLToPath(new URL('../../security/racer.c', import.meta.url));
+const LIAR_C = fileURLToPath(new URL('../../security/liar.c', import.meta.url));
 const SEC: ContainerSpec = { name: 'attachkit-sec' };
 const ROOTFS = `${DEFAULT_LXCPATH}/${SEC.name}/rootfs`;
 const CAP_SYS_PTRACE = 19n;
@@ -221,5 +224,33 @@ describe('security: a ptrace-capable root inside a privileged container racing t
       writeFileSync(freeze, '0');
     }
     assert.deepEqual(leftInside(), []);
+  });
+});
+
+describe('security: a lying executor (what a stolen sync socket could say)', () => {
+  // The sync socket never reaches the target now; should anything ever speak
+  // on it but the executor, a pid it reports is held only once proven to be
+  // attachkit's own child, so nothing else is ever signalled.
+  it('should refuse a reported pid that is not its child, kill nothing else, and fail with one error', async () => {
+    const victim = spawn('sleep', ['600'], { stdio: 'ignore' });
+    const dir = mkdtempSync(join(tmpdir(), 'attachkit-liar-'));
+    try {
+      const liar = join(dir, 'liar');
+      const cc = spawnSync('cc', ['-static', '-O2', '-Wall', '-Werror', `-DVICTIM=${victim.pid}`, '-o', liar, LIAR_C], { encoding: 'utf8' });
+      assert.equal(cc.status, 0, cc.stderr);
+      const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(CLI, ['--executor', liar, '--pid', String(process.pid), '--', 'true'], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr!.on('data', (d) => { stderr += d; });
+        child.on('close', (code) => resolve({ code, stderr }));
+      });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /^attachkit: the executor reported pid \d+, which is not a process of this attach: refused\n$/);
+      assert.equal(victim.exitCode, null);
+      assert.doesNotThrow(() => process.kill(victim.pid!, 0), 'the victim lives');
+    } finally {
+      victim.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
