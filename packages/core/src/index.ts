@@ -37,5 +37,5 @@ export { checkContainerName, DEFAULT_LXCPATH, resolveContainer, type ContainerTa
 export { abstractSockaddr, commandSocketName, fnv1a64 } from './lxc/socket-name.js';
 export { ARCHITECTURES, personalityOf, SetPersonality } from './stages/set-personality.js';
 export { describeMap, insideId, isMapped, namespaceRootOwner, parseIdMap, type IdRange } from './proc/id-map.js';
-export { openInRoot, readLinesInRoot, TARGET_FILE_MAX_BYTES, TargetFileError, type ReadInRootOptions } from './proc/target-root.js';
+export { fileKind, openInRoot, readLinesInRoot, TARGET_FILE_MAX_BYTES, TargetFileError, type ReadInRootOptions } from './proc/target-root.js';
 export { corePlugin, createPipeline, definePlugin, type AttachPlugin, type CreatePipelineOptions } from './plugin.js';

@@ -1,6 +1,6 @@
 import { closeSync, constants, fstatSync, openSync, type Stats } from 'node:fs';
 import {
-  F_GETFL, F_SETFD, F_SETFL, FD_CLOEXEC, imm, O_CLOEXEC, O_NONBLOCK, optional,
+  F_GETFL, F_SETFD, F_SETFL, FD_CLOEXEC, fileKind, imm, O_CLOEXEC, O_NONBLOCK, optional,
   type AttachRequest, type Libc, type Stage, type StageContext, type StageToggle,
 } from '@attachkit/core';
 import { TIOCSCTTY } from './constants.js';
@@ -106,15 +106,6 @@ function refuseLog(st: Stats): string | undefined {
   const euid = process.geteuid!();
   if (st.uid !== euid) return `it is owned by uid ${st.uid}, not by uid ${euid} that attachkit runs as`;
   return undefined;
-}
-
-function fileKind(st: Stats): string {
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isDirectory()) return 'a directory';
-  if (st.isSocket()) return 'a socket';
-  return 'a special file';
 }
 
 /** A pair sized as the caller's terminal `sizeFrom`: of the target's devpts when it has its own, else node-pty's. */

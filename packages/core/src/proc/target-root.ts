@@ -120,7 +120,8 @@ function tooLarge(path: string, maxBytes: number): TargetFileError {
   return new TargetFileError(path, `is larger than ${limit}`);
 }
 
-function fileKind(st: Stats): string {
+/** What a file that is not a regular file is, in words: `a FIFO`, `a directory`, … */
+export function fileKind(st: Stats): string {
   if (st.isFIFO()) return 'a FIFO';
   if (st.isCharacterDevice()) return 'a character device';
   if (st.isBlockDevice()) return 'a block device';
