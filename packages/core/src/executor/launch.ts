@@ -222,7 +222,10 @@ function run(libc: Libc, pid: number, pidfd: number, ours: number, plan: PreExec
     // input is read first; then /proc says whether the executor still runs
     // there, which no report from inside can fake.
     const onAbort = () => setImmediate(() => {
-      if (attached && !attached.reaped && execReached && !runsExecutor(attached.pid)) return;
+      if (settled) return;
+      // The kernel stored the attached pid at the fork, before we may have reaped the intermediates.
+      const pid = attached?.pid ?? readReportedPid(channels.page);
+      if (pid > 0 && commandStarted(pid, execReached)) return;
       abort(abortReason(options.signal!.reason));
     });
     options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -361,12 +364,16 @@ function run(libc: Libc, pid: number, pidfd: number, ours: number, plan: PreExec
   });
 }
 
-/** Whether `pid` (held, unreaped) still runs the executor: it has not exec'd its command. */
-function runsExecutor(pid: number): boolean {
+/**
+ * Whether our unreaped child `pid` has exec'd its command: /proc shows its
+ * exe is no longer the executor's memfd. Once it has exited, its report of
+ * reaching exec says.
+ */
+function commandStarted(pid: number, execReached: boolean): boolean {
   try {
-    return readlinkSync(`/proc/${pid}/exe`).startsWith(`/memfd:${EXECUTOR_IMAGE_NAME}`);
+    return !readlinkSync(`/proc/${pid}/exe`).startsWith(`/memfd:${EXECUTOR_IMAGE_NAME}`);
   } catch {
-    return true; // exiting: nothing of a command to keep
+    return execReached;
   }
 }
 
