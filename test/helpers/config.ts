@@ -1,4 +1,4 @@
-import { CONTAINER_CONFIG, optional, type ContainerConfig, type Stage } from '@attachkit/core';
+import { CONTAINER_CONFIG, CONTAINER_MODEL, lxcModel, optional, type ContainerConfig, type Stage } from '@attachkit/core';
 
 /** A container config from key → values, as a resolver by name would provide it. */
 export function config(entries: Record<string, readonly string[]>): ContainerConfig {
@@ -6,13 +6,16 @@ export function config(entries: Record<string, readonly string[]>): ContainerCon
   return { getAll, get: (key) => getAll(key).at(-1) };
 }
 
-/** A stage that hands the other stages a container config, as the LXC resolver does. */
+/** A stage that hands the other stages an LXC container's config and model, as the LXC resolver does. */
 export function configStage(entries: Record<string, readonly string[]>): Stage {
   return {
     id: 'test-config',
     description: 'a container config for the test',
     after: ['resolve-target'],
     before: ['apply-lsm', 'drop-caps', 'no-new-privs', 'set-personality', 'build-env'].map(optional),
-    plan: (ctx) => ctx.set(CONTAINER_CONFIG, config(entries)),
+    plan: (ctx) => {
+      ctx.set(CONTAINER_CONFIG, config(entries));
+      ctx.set(CONTAINER_MODEL, lxcModel(config(entries)));
+    },
   };
 }

@@ -1,19 +1,19 @@
 import { readFileSync } from 'node:fs';
 import {
-  AttachError, CONTAINER_CONFIG, ErrorCodes, imm, inject, injectable, PR_CAPBSET_DROP,
+  AttachError, CONTAINER_MODEL, ErrorCodes, imm, inject, injectable, PR_CAPBSET_DROP,
   type AttachRequest, type Stage, type StageContext, type StageToggle,
 } from '@attachkit/core';
-import { bit, capabilityLabel, configuredCapabilities, statusCapSet } from './capabilities.js';
+import { bit, capabilityLabel, statusCapSet } from './capabilities.js';
 import { AFTER_ISOLATION, CAPS_OPTIONS, type CapsOptions } from './options.js';
 
 /**
  * Drop caps: the command's capability bounding set becomes the target's, as
  * lxc-attach makes it (attach.c, drop_capabilities): the target's `CapBnd`
  * is read from /proc/<pid>/status in the parent, before anything joins, and
- * checked against the pidfd afterwards. When the container's config is
- * known, its lxc.cap.drop / lxc.cap.keep narrow the set further (they
- * already shaped the init's set at start; a config tightened since is
- * honoured too, never loosened). Every other capability is dropped with
+ * checked against the pidfd afterwards. When the container model has a
+ * bounding set (LXC: lxc.cap.drop / keep, read by its plugin), it narrows
+ * the set further (it already shaped the init's set at start; a
+ * configuration tightened since is honoured too, never loosened). Every other capability is dropped with
  * prctl(PR_CAPBSET_DROP), which needs CAP_SETPCAP: hence the 'capabilities'
  * phase, before the LSM label and the id switch.
  *
@@ -24,7 +24,7 @@ import { AFTER_ISOLATION, CAPS_OPTIONS, type CapsOptions } from './options.js';
 @injectable()
 export class DropCapabilities implements Stage {
   readonly id = 'drop-caps';
-  readonly description = "drop the capability bounding set to the target's (and lxc.cap.drop / lxc.cap.keep)";
+  readonly description = "drop the capability bounding set to the target's (and the container's)";
   readonly after = AFTER_ISOLATION;
   readonly before = ['exec'];
 
@@ -41,10 +41,10 @@ export class DropCapabilities implements Stage {
     const status = ctx.readTarget(() => readFileSync(`${procRoot}/${ctx.target.pid}/status`, 'utf8'));
     const lastCap = Number(readFileSync(`${procRoot}/sys/kernel/cap_last_cap`, 'utf8'));
     let keep = statusCapSet(status, 'CapBnd');
-    const config = ctx.get(CONTAINER_CONFIG);
-    if (config) {
+    const model = ctx.get(CONTAINER_MODEL);
+    if (model?.boundingSet) {
       try {
-        keep &= configuredCapabilities(config, lastCap) ?? keep;
+        keep &= model.boundingSet(lastCap) ?? keep;
       } catch (err) {
         throw new AttachError(ErrorCodes.BAD_REQUEST, `${this.id}: ${(err as Error).message}`, { stage: this.id, cause: err });
       }

@@ -4,7 +4,7 @@ import { DropCapabilities } from './drop-caps.js';
 import { SetNoNewPrivileges } from './no-new-privs.js';
 import { CAPS_OPTIONS, defaultCapsOptions, type CapsOptions } from './options.js';
 
-export { CAPABILITY_NAMES, capabilityLabel, configuredCapabilities, parseCapability, statusCapSet } from './capabilities.js';
+export { CAPABILITY_NAMES, capabilityLabel, statusCapSet } from './capabilities.js';
 export { ClearInheritableCapabilities } from './clear-inheritable-caps.js';
 export { DropCapabilities } from './drop-caps.js';
 export { SetNoNewPrivileges } from './no-new-privs.js';

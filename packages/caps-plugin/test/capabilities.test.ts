@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ContainerConfig } from '@attachkit/core';
-import { CAPABILITY_NAMES, capabilityLabel, configuredCapabilities, parseCapability, statusCapSet } from '../src/index.js';
+import { configuredCapabilities, parseCapability } from '@attachkit/core';
+import { CAPABILITY_NAMES, capabilityLabel, statusCapSet } from '../src/index.js';
 
 const LAST = 40;
 const config = (entries: Record<string, string[]>): ContainerConfig => ({

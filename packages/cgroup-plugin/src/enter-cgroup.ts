@@ -1,7 +1,7 @@
 import { chownSync, closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import {
-  AttachError, contextKey, cstring, ErrorCodes, imm, inject, injectable, LXC_CONTAINER, namespaceRootOwner, optional,
-  type IntermediateProcess, type LxcContainer, type Stage, type StageContext, type AttachRequest, type StageToggle,
+  AttachError, contextKey, cstring, ErrorCodes, imm, inject, injectable, CONTAINER_MODEL, namespaceRootOwner, optional,
+  type ContainerCgroups, type IntermediateProcess, type ModelFailure, type Stage, type StageContext, type AttachRequest, type StageToggle,
 } from '@attachkit/core';
 import { parseMountinfo, parseProcCgroup, place, type CgroupPlacement } from './hierarchies.js';
 import { CGROUP_OPTIONS, type CgroupOptions } from './options.js';
@@ -25,8 +25,6 @@ interface ParentMove {
   readonly targets: ReadonlyArray<{ readonly procs: string; readonly fd: number }>;
 }
 
-/** LXC puts attached processes in this cgroup2 child of the container's cgroup (cgfsng.c, __cgroup_attach_many). */
-const LXC_LEAF = '.lxc';
 const PARENT_MOVES = contextKey<readonly ParentMove[]>('enter-cgroup/parent-moves');
 
 /**
@@ -71,12 +69,11 @@ export class EnterCgroup implements Stage {
 
   plan(ctx: StageContext): void {
     const given = ctx.get(CONTAINER_CGROUPS);
-    const lxc = ctx.get(LXC_CONTAINER);
-    const fromLxc = !given && lxc ? this.lxcDirs(ctx, lxc) : undefined;
+    const fromModel = given ? undefined : this.modelDirs(ctx);
     const fromHost = (placements: readonly CgroupPlacement[]) =>
       placements.map((p) => ({ open: p.dir, shown: p.dir, unified: p.hierarchy.unified }));
-    const dirs = given ? fromHost(given.placements) : fromLxc ?? fromHost(this.discover(ctx));
-    const leaf = given ? given.leaf : fromLxc ? LXC_LEAF : undefined;
+    const dirs = given ? fromHost(given.placements) : fromModel?.dirs ?? fromHost(this.discover(ctx));
+    const leaf = given ? given.leaf : fromModel?.leaf;
     // v1 first: the cgroup2 fork, if any, must come last, and its child keeps the v1 cgroups.
     for (const dir of dirs.filter((d) => !d.unified)) {
       const tasks = this.openForWrite(ctx, `${dir.open}/tasks`, `${dir.shown}/tasks`);
@@ -87,15 +84,14 @@ export class EnterCgroup implements Stage {
     ctx.set(PARENT_MOVES, moves.filter((m): m is ParentMove => m !== undefined));
   }
 
-  /** The container's own cgroup directories, as its monitor hands them out (GET_CGROUP_CTX). */
-  private lxcDirs(ctx: StageContext, lxc: LxcContainer): CgroupDir[] | undefined {
-    let cgroups;
+  /** The container's own cgroup directories, when its runtime hands them out (LXC's monitor: GET_CGROUP_CTX). */
+  private modelDirs(ctx: StageContext): ContainerCgroups | undefined {
     try {
-      cgroups = lxc.cgroups();
+      return ctx.get(CONTAINER_MODEL)?.cgroups?.();
     } catch (err) {
-      throw ctx.error(`asking the monitor of container ${lxc.name} for its cgroups`, err);
+      const failure = err as ModelFailure;
+      throw ctx.error(failure.operation ?? 'reading the container\'s cgroups', failure.operation ? failure.cause : err);
     }
-    return cgroups?.dirs.map((d) => ({ open: `/proc/self/fd/${d.fd}`, shown: d.dir, unified: d.unified }));
   }
 
   /** Kernels without CLONE_INTO_CGROUP: the intermediate's pid into cgroup.procs, from here. */

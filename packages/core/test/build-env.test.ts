@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AttachError, CONTAINER_CONFIG, containerEnvironment, createPipeline, ErrorCodes } from '../src/index.js';
+import { AttachError, CONTAINER_MODEL, containerEnvironment, createPipeline, ErrorCodes, lxcModel } from '../src/index.js';
 import { collect, config, stage } from './helpers.js';
 
 describe('build-env', () => {
@@ -19,9 +19,9 @@ describe('build-env', () => {
   });
 
   it("should build lxc-attach's order: kept vars, container=lxc, lxc.environment, then -v over all", async () => {
-    const p = createPipeline().add(stage('test-config', (ctx) => ctx.set(CONTAINER_CONFIG, config({
+    const p = createPipeline().add(stage('test-config', (ctx) => ctx.set(CONTAINER_MODEL, lxcModel(config({
       'lxc.environment': ['AK_FROM_CONFIG=config', 'AK_BOTH=config', 'container=config-says', 'AK_KEPT=config'],
-    })), { after: ['resolve-target'], before: ['build-env'] }));
+    }))), { after: ['resolve-target'], before: ['build-env'] }));
     process.env.AK_KEPT = 'caller';
     let out;
     try {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AttachError, CONTAINER_CONFIG, createPipeline, ErrorCodes, PER_LINUX, PER_LINUX32, personalityOf, type AttachRequest } from '../src/index.js';
+import { AttachError, CONTAINER_MODEL, createPipeline, ErrorCodes, lxcModel, PER_LINUX, PER_LINUX32, personalityOf, type AttachRequest } from '../src/index.js';
 import { collect, config, stage } from './helpers.js';
 
 const uname = (extra: Partial<AttachRequest> = {}): AttachRequest =>
@@ -8,7 +8,7 @@ const uname = (extra: Partial<AttachRequest> = {}): AttachRequest =>
 
 /** The core pipeline with a container config, as a resolver by name would leave it. */
 const withConfig = (entries: Record<string, string[]>) => createPipeline()
-  .add(stage('test-config', (ctx) => ctx.set(CONTAINER_CONFIG, config(entries)), { after: ['resolve-target'], before: ['set-personality'] }));
+  .add(stage('test-config', (ctx) => ctx.set(CONTAINER_MODEL, lxcModel(config(entries))), { after: ['resolve-target'], before: ['set-personality'] }));
 
 describe('set-personality', () => {
   it("should map LXC's architecture names, exactly as LXC matches them", () => {

@@ -1,7 +1,7 @@
 import { constants, openSync } from 'node:fs';
 import {
-  AttachError, bytes, CONTAINER_CONFIG, ErrorCodes, imm, inject, injectable, optional, resultOf,
-  type AttachRequest, type ContainerConfig, type Stage, type StageContext, type StageToggle,
+  AttachError, bytes, CONTAINER_MODEL, ErrorCodes, imm, inject, injectable, optional, resultOf,
+  type AttachRequest, type Stage, type StageContext, type StageToggle,
 } from '@attachkit/core';
 import { activeLsm, apparmor, readLabel, selinux, type LsmKind } from './lsms.js';
 import { LSM_OPTIONS, type LsmOptions } from './options.js';
@@ -10,7 +10,7 @@ import { LSM_OPTIONS, type LsmOptions } from './options.js';
  * Apply LSM: the command gets the target's AppArmor profile or SELinux
  * context, as lxc-attach gives it (attach.c, lsm/*.c): `-c` names the label,
  * else the target's current label, else the container's configured one
- * (lxc.apparmor.profile, lxc.selinux.context) when that names a label.
+ * (the container model's lsmLabel) when that names one.
  * AppArmor: `changeprofile <label>` to attr/[apparmor/]current; SELinux: the
  * context to attr/exec. Written in the 'lsm' phase: after groups, before
  * no_new_privs and the id switch, as lxc-attach does.
@@ -63,7 +63,7 @@ export class ApplyLsmLabel implements Stage {
       throw new AttachError(ErrorCodes.BAD_REQUEST, `${this.id}: -c/--context asks for the label '${context}', but neither AppArmor nor SELinux is active on this host`, { stage: this.id });
     }
     const kind = lsm === 'apparmor' ? apparmor(procRoot, pid) : selinux();
-    const label = ctx.readTarget(() => context ?? readLabel(procRoot, pid, kind)) ?? configuredLabel(kind, ctx.get(CONTAINER_CONFIG));
+    const label = ctx.readTarget(() => context ?? readLabel(procRoot, pid, kind)) ?? ctx.get(CONTAINER_MODEL)?.lsmLabel?.(kind.name);
     if (label === undefined) return; // no label to give: lxc-attach warns and goes on
     this.emitWrite(ctx, kind, label);
   }
@@ -84,10 +84,4 @@ export class ApplyLsmLabel implements Stage {
     });
     ctx.program.syscall('lsm', 'close', [resultOf(attr)], { operation: `close(${file('<attached pid>')})` });
   }
-}
-
-/** The container's configured label, when it names one (AppArmor's `generated` and `unchanged` do not). */
-function configuredLabel(kind: LsmKind, config: ContainerConfig | undefined): string | undefined {
-  const value = config?.get(kind.name === 'apparmor' ? 'lxc.apparmor.profile' : 'lxc.selinux.context')?.trim();
-  return value && !(kind.name === 'apparmor' && (value === 'generated' || value === 'unchanged')) ? value : undefined;
 }

@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, openSync, readlinkSync, statSync } from 'node:fs';
 import {
-  LXC_CONTAINER, O_CLOEXEC, O_DIRECTORY, O_PATH, openInRoot, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV,
+  CONTAINER_MODEL, O_CLOEXEC, O_DIRECTORY, O_PATH, openInRoot, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV,
   type StageContext,
 } from '@attachkit/core';
 import { O_NOCTTY, O_RDWR, TIOCGPTN, TIOCGPTPEER, TIOCSPTLCK } from './constants.js';
@@ -54,14 +54,8 @@ export function openContainerPty(ctx: StageContext, winsize: Buffer): PtyPair | 
 
 /** The target's devpts directory, when it is not ours. */
 function containerDevpts(ctx: StageContext): number | undefined {
-  const lxc = ctx.get(LXC_CONTAINER);
-  if (lxc) {
-    try {
-      return lxc.monitor.devptsFd();
-    } catch {
-      return undefined; // an older monitor: LXC itself falls back to openpty(3)
-    }
-  }
+  const model = ctx.get(CONTAINER_MODEL);
+  if (model?.devpts) return model.devpts();
   if (readlinkSync(`/proc/${ctx.target.pid}/ns/mnt`) === readlinkSync('/proc/self/ns/mnt')) return undefined;
   let dir: number;
   try {

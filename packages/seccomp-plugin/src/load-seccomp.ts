@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import {
-  AttachError, bytes, CONTAINER_CONFIG, ErrorCodes, imm, inject, injectable, optional,
+  AttachError, bytes, CONTAINER_MODEL, ErrorCodes, imm, inject, injectable, optional,
   type AttachRequest, type Stage, type StageContext, type StageToggle,
 } from '@attachkit/core';
 import { nativeArch } from './arch.js';
@@ -16,8 +16,8 @@ interface ProfileSource {
 }
 
 /**
- * Load seccomp: compiles the container's seccomp profile (`lxc.seccomp.profile`
- * from CONTAINER_CONFIG) into a BPF filter while
+ * Load seccomp: compiles the container's seccomp profile (the container
+ * model's, in LXC's profile format) into a BPF filter while
  * planning — a bad profile fails the attach before anything starts, naming
  * the file and line — and loads it in the attached process.
  *
@@ -37,7 +37,7 @@ interface ProfileSource {
 @injectable()
 export class LoadSeccomp implements Stage {
   readonly id = 'load-seccomp';
-  readonly description = "load the container's seccomp profile (lxc.seccomp.profile), compiled to BPF";
+  readonly description = "load the container's seccomp profile, compiled to BPF";
   // Planning order only: the effects land in their phase. Read it as the attached process sees it.
   readonly after = ['resolve-target', optional('drop-caps'), optional('no-new-privs')];
   readonly before = ['exec'];
@@ -48,7 +48,7 @@ export class LoadSeccomp implements Stage {
   toggle(request: AttachRequest): StageToggle {
     if (request.elevated?.includes('LSM')) return { enabled: false, reason: '-e LSM: lxc-attach loads no seccomp profile with elevated LSM privileges' };
     if (request.namespaces) return { enabled: false, reason: '-s implies -e, as with lxc-attach' };
-    return { enabled: true, reason: "the container's lxc.seccomp.profile, if it has one" };
+    return { enabled: true, reason: "the container's seccomp profile, if it has one" };
   }
 
   plan(ctx: StageContext): void {
@@ -82,13 +82,15 @@ export class LoadSeccomp implements Stage {
       }
       return { path: requested, from: 'extensions.seccompProfile' };
     }
-    const config = ctx.get(CONTAINER_CONFIG);
-    const path = config?.get('lxc.seccomp.profile');
-    if (!path) return undefined;
+    const seccomp = ctx.get(CONTAINER_MODEL)?.seccomp?.();
+    if (!seccomp) return undefined;
+    if (seccomp.format !== 'lxc-profile') {
+      throw new AttachError(ErrorCodes.BAD_REQUEST, `${this.id}: the container's seccomp filter (${seccomp.from}) is in the ${seccomp.format} format, which this stage cannot load yet: refused rather than run unconfined`, { stage: this.id });
+    }
     // LXC (seccomp.c, use_seccomp): a caller already under seccomp loads no
     // container profile unless the container allows nesting.
-    if (config!.get('lxc.seccomp.allow_nesting') !== '1' && this.confined()) return undefined;
-    return { path, from: 'lxc.seccomp.profile' };
+    if (!seccomp.allowNesting && this.confined()) return undefined;
+    return { path: seccomp.path, from: seccomp.from };
   }
 
   private confined(): boolean {

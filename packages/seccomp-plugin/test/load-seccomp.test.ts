@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
-  AttachError, CONTAINER_CONFIG, createPipeline, ErrorCodes,
+  AttachError, CONTAINER_MODEL, createPipeline, ErrorCodes, lxcModel,
   type AttachRequest, type ContainerConfig, type Stage,
 } from '@attachkit/core';
 import { seccompPlugin, X86_64, AARCH64, nativeArch, type SeccompOptions } from '../src/index.js';
@@ -42,7 +42,7 @@ function children(): string[] {
 /** A stage that publishes a container config, as the LXC resolver does. */
 function configStage(values: Record<string, string>): Stage {
   const config: ContainerConfig = { get: (key) => values[key], getAll: (key) => (values[key] === undefined ? [] : [values[key]!]) };
-  return { id: 'test-config', description: 'publish a container config', after: ['resolve-target'], before: ['load-seccomp'], plan: (ctx) => ctx.set(CONTAINER_CONFIG, config) };
+  return { id: 'test-config', description: 'publish a container config', after: ['resolve-target'], before: ['load-seccomp'], plan: (ctx) => ctx.set(CONTAINER_MODEL, lxcModel(config)) };
 }
 
 describe('load-seccomp on the real kernel', () => {
@@ -154,7 +154,7 @@ describe('load-seccomp on the real kernel', () => {
     const pipeline = createPipeline({ plugins: [seccompPlugin()] });
     const line = (request: AttachRequest) => pipeline.describe(request).find((s) => s.id === 'load-seccomp');
     assert.deepEqual(line({ target: { pid: 1 }, elevated: ['LSM'] }), {
-      id: 'load-seccomp', description: "load the container's seccomp profile (lxc.seccomp.profile), compiled to BPF",
+      id: 'load-seccomp', description: "load the container's seccomp profile, compiled to BPF",
       enabled: false, reason: '-e LSM: lxc-attach loads no seccomp profile with elevated LSM privileges',
     });
     assert.equal(line({ target: { pid: 1 }, elevated: ['CAP', 'CGROUP'] })?.enabled, true);

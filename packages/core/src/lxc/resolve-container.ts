@@ -2,7 +2,9 @@ import { existsSync, readFileSync, readlinkSync, statfsSync } from 'node:fs';
 import { AttachError, ErrorCodes, SyscallError } from '../errors.js';
 import { describeErrno } from '../libc/errno.js';
 import { CONTAINER_CONFIG, type ResolvedTarget, type StageContext } from '../pipeline/context.js';
+import { CONTAINER_MODEL } from '../pipeline/model.js';
 import { LxcConfig, LxcConfigError, readLxcConfig } from './config.js';
+import { lxcModel } from './model.js';
 import { CGROUP2_SUPER_MAGIC, LXC_CONTAINER, type LxcCgroupLayout, type LxcCgroups, type LxcContainer } from './container.js';
 import { LxcCommandError, LxcMonitor, MONITOR_TIMEOUT_MS, type SentCommand } from './monitor.js';
 
@@ -32,7 +34,7 @@ export function checkContainerName(name: string): string | undefined {
 /**
  * Resolve a container by name, as lxc-attach does: load its config (or the
  * -f rcfile, which replaces it), ask its monitor for the init as a pidfd.
- * Publishes CONTAINER_CONFIG and LXC_CONTAINER.
+ * Publishes CONTAINER_CONFIG, LXC_CONTAINER and the container's CONTAINER_MODEL.
  */
 export function resolveContainer(ctx: StageContext, target: ContainerTarget, timeoutMs = MONITOR_TIMEOUT_MS): ResolvedTarget {
   const { name, lxcpath = DEFAULT_LXCPATH, rcfile } = target;
@@ -111,6 +113,7 @@ export function resolveContainer(ctx: StageContext, target: ContainerTarget, tim
   };
   ctx.set(CONTAINER_CONFIG, config);
   ctx.set(LXC_CONTAINER, container);
+  ctx.set(CONTAINER_MODEL, lxcModel(config, container));
   return { pid, pidfd, description: `container ${name} (init pid ${pid})` };
 }
 

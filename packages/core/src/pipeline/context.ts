@@ -14,9 +14,9 @@ export function contextKey<T>(name: string): ContextKey<T> {
 }
 
 /**
- * The container's configuration, when the target is a container whose
- * configuration is known (LXC, read with lxc.include expanded). Stages read
- * the keys that concern them: lxc.cap.drop, lxc.environment, lxc.arch, ...
+ * A runtime's configuration as key → values (LXC's, read with its includes
+ * expanded), for the runtime's own code: stages read the runtime-neutral
+ * CONTAINER_MODEL, which the runtime's plugin maps this onto.
  */
 export interface ContainerConfig {
   /** Every value of a key, in file order. */

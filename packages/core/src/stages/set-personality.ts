@@ -1,7 +1,8 @@
 import { AttachError, ErrorCodes } from '../errors.js';
 import { PER_LINUX, PER_LINUX32 } from '../libc/constants.js';
 import { imm } from '../program/program.js';
-import { CONTAINER_CONFIG, type StageContext } from '../pipeline/context.js';
+import type { StageContext } from '../pipeline/context.js';
+import { CONTAINER_MODEL } from '../pipeline/model.js';
 import type { AttachRequest } from '../pipeline/request.js';
 import { optional, type Stage, type StageToggle } from '../pipeline/stage.js';
 
@@ -32,28 +33,28 @@ export function personalityOf(arch: string, source: string): number {
 
 /**
  * Set personality: the execution domain of the command, as lxc-attach sets it
- * — `-a ARCH`, else the container's `lxc.arch`, else unchanged. `-a i686` on
+ * — `-a ARCH`, else the container model's, else unchanged. `-a i686` on
  * x86_64 makes `uname -m` say i686 (personality(2), PER_LINUX32).
  *
- * Needs: the container's config, when there is one (CONTAINER_CONFIG).
+ * Needs: the container model, when there is one (CONTAINER_MODEL).
  * Guarantees: a personality(2) op in the 'personality' phase when an
  * architecture is asked for; an unknown name fails planning, before anything runs.
  */
 export class SetPersonality implements Stage {
   readonly id = 'set-personality';
-  readonly description = 'the personality (-a, else lxc.arch) of the command';
+  readonly description = "the personality (-a, else the container's) of the command";
   // Reading order: after the isolation stages of the other plugins, before the environment.
   readonly after = ['resolve-target', ...['open-pty', 'join-namespaces', 'enter-cgroup', 'apply-lsm', 'drop-caps', 'clear-inheritable-caps', 'no-new-privs'].map(optional)];
   readonly before = ['exec'];
 
   toggle(request: AttachRequest): StageToggle {
-    return { enabled: true, reason: request.arch === undefined ? "the container's lxc.arch, when it sets one" : `-a ${request.arch}` };
+    return { enabled: true, reason: request.arch === undefined ? "the container's architecture, when it sets one" : `-a ${request.arch}` };
   }
 
   plan(ctx: StageContext): void {
-    const configured = ctx.get(CONTAINER_CONFIG)?.get('lxc.arch');
+    const configured = ctx.get(CONTAINER_MODEL)?.personality?.();
     const [arch, source] = ctx.request.arch !== undefined ? [ctx.request.arch, '-a/--arch']
-      : configured ? [configured, "the container's lxc.arch"] : [undefined, ''];
+      : configured ? [configured.arch, configured.from] : [undefined, ''];
     if (arch === undefined) return;
     const persona = personalityOf(arch, source);
     ctx.program.syscall('personality', 'personality', [imm(persona)], {
