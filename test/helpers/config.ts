@@ -1,4 +1,5 @@
-import { CONTAINER_CONFIG, CONTAINER_MODEL, lxcModel, optional, type ContainerConfig, type Stage } from '@attachkit/core';
+import { CONTAINER_CONFIG, CONTAINER_MODEL, optional, type ContainerConfig, type Stage } from '@attachkit/core';
+import { lxcModel } from '@attachkit/lxc-plugin';
 
 /** A container config from key → values, as a resolver by name would provide it. */
 export function config(entries: Record<string, readonly string[]>): ContainerConfig {

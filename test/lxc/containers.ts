@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_LXCPATH } from '@attachkit/core';
+import { DEFAULT_LXCPATH } from '@attachkit/lxc-plugin';
 
 export { DEFAULT_LXCPATH };
 

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { defaultPipeline } from '@attachkit/cli';
 import {
-  CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS, CONTAINER_CONFIG, LXC_CONTAINER, LxcMonitor, realLibc,
-  type ContainerConfig, type LxcCgroups, type LxcContainer,
+  CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS, CONTAINER_CONFIG, realLibc, type ContainerConfig,
 } from '@attachkit/core';
+import { LXC_CONTAINER, LxcMonitor, type LxcCgroups, type LxcContainer } from '@attachkit/lxc-plugin';
 import { collect, openFdCount } from '../helpers/process.js';
 import { DEFAULT_LXCPATH, ensureContainer, initPid, stopContainer, targetArgs, type ContainerSpec } from '../lxc/containers.js';
 import { attachkit, both, lxcAttach, oneErrorLine } from '../lxc/differential.js';

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { defaultPipeline } from '@attachkit/cli';
+import '@attachkit/lxc-plugin'; // its target kind: { name }
 import type { AttachedProcess } from '@attachkit/core';
 import { CLI } from '../helpers/cli.js';
 import { children, openFdCount, pidNamespaceMembers, refusal } from '../helpers/process.js';

@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { capsPlugin } from '@attachkit/caps-plugin';
 import { CONTAINER_CGROUPS, cgroupPlugin, parseMountinfo } from '@attachkit/cgroup-plugin';
 import { defaultPipeline } from '@attachkit/cli';
+import '@attachkit/lxc-plugin'; // its target kind: { name }
 import {
   createPipeline, executorPath, F_GETFD, F_SETFD, imm, realLibc, resultOf, type AttachRequest, type Phase, type Stage,
 } from '@attachkit/core';

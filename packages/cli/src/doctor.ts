@@ -1,8 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
-import {
-  CLONE_NEWUTS, createPipeline, DEFAULT_LXCPATH, executorPath, imm, LxcMonitor, realLibc, type Stage,
-} from '@attachkit/core';
+import { CLONE_NEWUTS, createPipeline, executorPath, imm, realLibc, type Stage } from '@attachkit/core';
+import { DEFAULT_LXCPATH, LxcMonitor } from '@attachkit/lxc-plugin';
 import { parseMountinfo } from '@attachkit/cgroup-plugin';
 import { activeLsm, defaultLsmOptions } from '@attachkit/lsm-plugin';
 import { kernelHasPidfdSetns } from '@attachkit/ns-plugin';

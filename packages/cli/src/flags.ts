@@ -1,10 +1,10 @@
 import { Flags } from '@oclif/core';
 import type { AttachRequest, AttachTarget, ElevatedPrivilege } from '@attachkit/core';
+import { DEFAULT_LXCPATH } from '@attachkit/lxc-plugin';
 import { PRIVILEGES } from './argv.js';
 import { LOG_PRIORITIES } from './log.js';
 
-/** LXC's default lxcpath (`lxc-config lxc.lxcpath`). */
-export const DEFAULT_LXCPATH = '/var/lib/lxc';
+export { DEFAULT_LXCPATH };
 
 
 /** The flags that describe an attach (lxc-attach's, and attachkit's extensions), shared by `attach` and `stages`. */

@@ -6,7 +6,7 @@ export * from './di.js';
 export { AttachError, ErrorCodes, SyscallError, type AttachErrorDetails, type ErrorCode } from './errors.js';
 export * from './libc/constants.js';
 export { describeErrno, errnoMessage, errnoName } from './libc/errno.js';
-export { KoffiLibc, LIBC, openHow, realLibc, setKoffiLoader, type KoffiModule, type Libc, type ProcessExit, type ReceivedMessage } from './libc/libc.js';
+export { controlMessage, KoffiLibc, LIBC, openHow, realLibc, setKoffiLoader, type KoffiModule, type Libc, type ProcessExit, type ReceivedMessage } from './libc/libc.js';
 export { syscallNumber, type SyscallName } from './libc/syscalls.js';
 export { CORE_PHASES, INTERMEDIATE_PHASES, isPhase, PHASES, type Phase } from './program/phases.js';
 export {
@@ -20,24 +20,15 @@ export { AttachedProcess, type AttachOutput, type AttachResult } from './pipelin
 export { COMMAND_IDENTITY, CONTAINER_CONFIG, contextKey, type ContainerConfig, type ContextKey, type ResolvedTarget, type StageContext } from './pipeline/context.js';
 export { orderStages } from './pipeline/order.js';
 export { Pipeline, type StagePlanEntry } from './pipeline/pipeline.js';
-export { hasTargetPid, type AttachRequest, type AttachTarget, type ElevatedPrivilege, type EnvPolicy } from './pipeline/request.js';
+export { hasTargetPid, type AttachRequest, type AttachTarget, type AttachTargets, type ElevatedPrivilege, type EnvPolicy } from './pipeline/request.js';
+export { TARGET_RESOLVER, type TargetResolver } from './pipeline/target.js';
 export { enabledByDefault, optional, refId, STAGE, type Stage, type StageRef, type StageToggle } from './pipeline/stage.js';
 export { BuildEnvironment, LXC_DEFAULT_PATH } from './stages/build-env.js';
 export { CONTAINER_MODEL, type ContainerCgroups, type ContainerModel, type ModelFailure, type SeccompSource } from './pipeline/model.js';
 export { allCapabilities, capabilityBit, CAPABILITY_NAMES } from './libc/capabilities.js';
-export { configuredCapabilities, containerEnvironment, lxcModel, parseCapability } from './lxc/model.js';
 export { DEFAULT_COMMAND, ExecCommand } from './stages/exec-command.js';
 export { PreserveFds } from './stages/preserve-fds.js';
 export { ResolveTarget } from './stages/resolve-target.js';
-export { LxcConfig, LxcConfigError, readLxcConfig, type ConfigEntry } from './lxc/config.js';
-export {
-  CGROUP_SUPER_MAGIC, CGROUP2_SUPER_MAGIC, LXC_CONTAINER,
-  type LxcCgroupDir, type LxcCgroupLayout, type LxcCgroups, type LxcContainer,
-} from './lxc/container.js';
-export { LXC_STATES, LxcCommand, type LxcCommandName, type LxcState } from './lxc/commands.js';
-export { LxcCommandError, LxcMonitor, MONITOR_TIMEOUT_MS, type LxcCommandFailure, type MonitorResponse, type SentCommand } from './lxc/monitor.js';
-export { checkContainerName, DEFAULT_LXCPATH, resolveContainer, type ContainerTarget } from './lxc/resolve-container.js';
-export { abstractSockaddr, commandSocketName, fnv1a64 } from './lxc/socket-name.js';
 export { ARCHITECTURES, personalityOf, SetPersonality } from './stages/set-personality.js';
 export { describeMap, insideId, isMapped, namespaceRootOwner, parseIdMap, type IdRange } from './proc/id-map.js';
 export { fileKind, openInRoot, readLinesInRoot, TARGET_FILE_MAX_BYTES, TargetFileError, type ReadInRootOptions } from './proc/target-root.js';

@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AttachError, CONTAINER_MODEL, createPipeline, ErrorCodes, lxcModel, PER_LINUX, PER_LINUX32, personalityOf, type AttachRequest } from '../src/index.js';
-import { collect, config, stage } from './helpers.js';
+import { AttachError, CONTAINER_MODEL, createPipeline, ErrorCodes, PER_LINUX, PER_LINUX32, personalityOf, type AttachRequest } from '../src/index.js';
+import { collect, stage } from './helpers.js';
 
 const uname = (extra: Partial<AttachRequest> = {}): AttachRequest =>
   ({ target: { pid: process.pid }, command: ['uname', '-m'], stdio: ['ignore', 'pipe', 'pipe'], ...extra });
 
-/** The core pipeline with a container config, as a resolver by name would leave it. */
+/** The core pipeline with a container model whose architecture is LXC's lxc.arch, as a resolver by name would leave it. */
 const withConfig = (entries: Record<string, string[]>) => createPipeline()
-  .add(stage('test-config', (ctx) => ctx.set(CONTAINER_MODEL, lxcModel(config(entries))), { after: ['resolve-target'], before: ['set-personality'] }));
+  .add(stage('test-model', (ctx) => ctx.set(CONTAINER_MODEL, {
+    runtime: 'test', personality: () => (entries['lxc.arch'] ? { arch: entries['lxc.arch'].at(-1)!, from: "the container's lxc.arch" } : undefined),
+  }), { after: ['resolve-target'], before: ['set-personality'] }));
 
 describe('set-personality', () => {
   it("should map LXC's architecture names, exactly as LXC matches them", () => {

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
-  AttachError, CONTAINER_MODEL, createPipeline, ErrorCodes, lxcModel,
-  type AttachRequest, type ContainerConfig, type Stage,
+  AttachError, CONTAINER_MODEL, createPipeline, ErrorCodes,
+  type AttachRequest, type Stage,
 } from '@attachkit/core';
 import { seccompPlugin, X86_64, AARCH64, nativeArch, type SeccompOptions } from '../src/index.js';
 
@@ -39,10 +39,11 @@ function children(): string[] {
   return readdirSync('/proc/self/task').flatMap((t) => readFileSync(`/proc/self/task/${t}/children`, 'utf8').split(' ').filter(Boolean)).sort();
 }
 
-/** A stage that publishes a container config, as the LXC resolver does. */
+/** A stage that publishes a container model with an LXC profile (from LXC's keys, as the LXC plugin maps them). */
 function configStage(values: Record<string, string>): Stage {
-  const config: ContainerConfig = { get: (key) => values[key], getAll: (key) => (values[key] === undefined ? [] : [values[key]!]) };
-  return { id: 'test-config', description: 'publish a container config', after: ['resolve-target'], before: ['load-seccomp'], plan: (ctx) => ctx.set(CONTAINER_MODEL, lxcModel(config)) };
+  const path = values['lxc.seccomp.profile'];
+  const seccomp = () => (path ? { format: 'lxc-profile' as const, path, from: 'lxc.seccomp.profile', allowNesting: values['lxc.seccomp.allow_nesting'] === '1' } : undefined);
+  return { id: 'test-config', description: 'publish a container model', after: ['resolve-target'], before: ['load-seccomp'], plan: (ctx) => ctx.set(CONTAINER_MODEL, { runtime: 'test', seccomp }) };
 }
 
 describe('load-seccomp on the real kernel', () => {

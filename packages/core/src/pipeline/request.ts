@@ -1,9 +1,17 @@
 import type { StdioOption } from '../executor/launch.js';
 
+/**
+ * The kinds of target a request can name, by kind. The core knows a process
+ * by pid; a target plugin adds its own kind by declaration merging
+ * (`declare module '@attachkit/core' { interface AttachTargets { lxc: {...} } }`)
+ * and a TargetResolver that takes it.
+ */
+export interface AttachTargets {
+  pid: { readonly pid: number };
+}
+
 /** Whom to attach to. */
-export type AttachTarget =
-  | { readonly pid: number }
-  | { readonly name: string; readonly lxcpath?: string; readonly rcfile?: string };
+export type AttachTarget = AttachTargets[keyof AttachTargets];
 
 /** lxc-attach's -e names: privileges the attached process keeps (the stages that impose them step aside). */
 export type ElevatedPrivilege = 'CGROUP' | 'CAP' | 'LSM';
@@ -64,6 +72,6 @@ export interface AttachRequest {
   readonly extensions?: Readonly<Record<string, unknown>>;
 }
 
-export function hasTargetPid(target: AttachTarget): target is { readonly pid: number } {
-  return 'pid' in target;
+export function hasTargetPid(target: AttachTarget): target is AttachTargets['pid'] {
+  return 'pid' in target && Object.keys(target).length === 1;
 }

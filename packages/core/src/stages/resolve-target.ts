@@ -1,30 +1,45 @@
+import { injectable, injectAll } from '../di.js';
 import { AttachError, ErrorCodes, SyscallError } from '../errors.js';
 import { describeErrno } from '../libc/errno.js';
-import { resolveContainer } from '../lxc/resolve-container.js';
 import type { ResolvedTarget, StageContext } from '../pipeline/context.js';
 import { hasTargetPid } from '../pipeline/request.js';
 import type { Stage } from '../pipeline/stage.js';
+import { TARGET_RESOLVER, type TargetResolver } from '../pipeline/target.js';
 
 /**
  * Resolve init PID: hold the target process by a pidfd before anything else
  * looks at it, so a recycled pid can never be attached (every later read of
  * /proc/<pid> is checked against the pidfd, and setns goes through it).
  *
- * - `{ pid }`: that process.
- * - `{ name, lxcpath, rcfile }`: an LXC container's init, from its monitor
- *   (lxc/resolve-container.ts); also reads the container's config into
- *   CONTAINER_CONFIG and publishes LXC_CONTAINER for the stages that need LXC's view.
+ * - `{ pid }`: that process; no container model (the stages read /proc).
+ * - any other kind: the first registered TargetResolver (TARGET_RESOLVER)
+ *   that accepts it, a target plugin's (an LXC container by name, …), which
+ *   holds the container's init and publishes its CONTAINER_MODEL.
  *
  * Needs: nothing. Guarantees: ctx.target, with a live pidfd until the attach started.
  */
+@injectable()
 export class ResolveTarget implements Stage {
   readonly id = 'resolve-target';
-  readonly description = 'hold the target process (a pid, or an LXC container\'s init) by a pidfd';
+  readonly description = "hold the target process (a pid, or a container's init) by a pidfd";
   readonly before = ['exec'];
 
-  plan(ctx: StageContext): void {
+  constructor(@injectAll(TARGET_RESOLVER, { isOptional: true }) private readonly resolvers: readonly TargetResolver[] = []) {}
+
+  async plan(ctx: StageContext): Promise<void> {
     const { target } = ctx.request;
-    ctx.setTarget(hasTargetPid(target) ? this.byPid(ctx, target.pid) : resolveContainer(ctx, target));
+    if (hasTargetPid(target)) {
+      ctx.setTarget(this.byPid(ctx, target.pid));
+      return;
+    }
+    const resolver = this.resolvers.find((r) => r.accepts(target));
+    if (!resolver) {
+      const known = this.resolvers.map((r) => r.kind);
+      throw new AttachError(ErrorCodes.BAD_REQUEST,
+        `${this.id}: no target plugin takes the target ${JSON.stringify(target)} (${known.length ? `registered: ${known.join(', ')}` : 'none is registered'}; a pid needs none)`,
+        { stage: this.id });
+    }
+    ctx.setTarget(await resolver.resolve(ctx, target));
   }
 
   private byPid(ctx: StageContext, pid: number): ResolvedTarget {

@@ -1,10 +1,4 @@
-import { SyscallError } from '../errors.js';
-import {
-  AF_UNIX, MSG_CMSG_CLOEXEC, MSG_CTRUNC, MSG_NOSIGNAL, SCM_CREDENTIALS, SCM_RIGHTS, SO_PEERCRED, SO_RCVTIMEO, SO_SNDTIMEO, SOCK_CLOEXEC,
-  SOCK_STREAM, SOL_SOCKET,
-} from '../libc/constants.js';
-import { describeErrno } from '../libc/errno.js';
-import { controlMessage, type Libc } from '../libc/libc.js';
+import { AF_UNIX, MSG_CMSG_CLOEXEC, MSG_CTRUNC, MSG_NOSIGNAL, SCM_CREDENTIALS, SCM_RIGHTS, SOCK_CLOEXEC, SOCK_STREAM, SOL_SOCKET, SO_PEERCRED, SO_RCVTIMEO, SO_SNDTIMEO, SyscallError, controlMessage, describeErrno, type Libc } from '@attachkit/core';
 import {
   CGROUP_CTX_MAX_FDS, CGROUP_CTX_SIZE, cstringData, decodeCString, decodeResponse, encodeRequest, LXC_STATES, LxcCommand,
   MAX_DATA, RECORD_SIZE, type LxcCommandName, type LxcState,

@@ -1,6 +1,5 @@
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { describeErrno } from '../libc/errno.js';
-import type { ContainerConfig } from '../pipeline/context.js';
+import { describeErrno, type ContainerConfig } from '@attachkit/core';
 
 /** One `key = value` line, and where it was read. */
 export interface ConfigEntry {

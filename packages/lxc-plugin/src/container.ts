@@ -1,4 +1,4 @@
-import { contextKey } from '../pipeline/context.js';
+import { contextKey } from '@attachkit/core';
 import type { LxcMonitor } from './monitor.js';
 
 /** statfs(2) f_type of a cgroup2 directory (CGROUP2_SUPER_MAGIC, linux/magic.h). */

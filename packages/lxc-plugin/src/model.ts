@@ -1,7 +1,4 @@
-import { AttachError, ErrorCodes } from '../errors.js';
-import { allCapabilities, capabilityBit, CAPABILITY_NAMES } from '../libc/capabilities.js';
-import type { ContainerConfig } from '../pipeline/context.js';
-import type { ContainerModel, ModelFailure } from '../pipeline/model.js';
+import { AttachError, CAPABILITY_NAMES, ErrorCodes, allCapabilities, capabilityBit, type ContainerConfig, type ContainerModel, type ModelFailure } from '@attachkit/core';
 import type { LxcContainer } from './container.js';
 
 /** LXC puts attached processes in this cgroup2 child of the container's cgroup (cgfsng.c, __cgroup_attach_many). */

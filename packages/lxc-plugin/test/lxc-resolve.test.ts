@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
-  AttachError, CONTAINER_CONFIG, createPipeline, ErrorCodes, LXC_CONTAINER, LxcMonitor, realLibc,
-  type AttachRequest, type ContainerConfig, type LxcContainer, type ResolvedTarget,
-} from '../src/index.js';
+  AttachError, CONTAINER_CONFIG, createPipeline, ErrorCodes, realLibc, type AttachRequest, type ContainerConfig, type ResolvedTarget,
+} from '@attachkit/core';
+import { LXC_CONTAINER, LxcMonitor, lxcPlugin, type LxcContainer } from '../src/index.js';
 import { collect, stage } from './helpers.js';
 
 const FAKE_MONITOR = fileURLToPath(new URL('./fake-monitor.js', import.meta.url));
@@ -25,7 +25,7 @@ function fakeMonitor(lxcpath: string, name: string, mode: string, extra: string[
 /** Resolve a request's target, run `true`, and return what resolve-target published. */
 async function resolveOnly(request: AttachRequest) {
   let seen: { target: ResolvedTarget; config: ContainerConfig | undefined; container: LxcContainer | undefined } | undefined;
-  const pipeline = createPipeline().add(stage('record', (ctx) => {
+  const pipeline = createPipeline({ plugins: [lxcPlugin()] }).add(stage('record', (ctx) => {
     seen = { target: ctx.target, config: ctx.get(CONTAINER_CONFIG), container: ctx.get(LXC_CONTAINER) };
   }, { after: ['resolve-target'], before: ['exec'] }));
   await collect(await pipeline.spawn({ ...request, command: ['true'], stdio: ['ignore', 'pipe', 'pipe'] }));
@@ -46,7 +46,7 @@ describe('resolve-target by container name (no LXC needed)', () => {
     writeFileSync(join(lxcpath, name, 'config'), config);
   };
   const rejects = (request: AttachRequest, message: string | RegExp, code: string = ErrorCodes.TARGET) =>
-    assert.rejects(createPipeline().spawn({ ...request, command: ['true'] }), (err: AttachError) => {
+    assert.rejects(createPipeline({ plugins: [lxcPlugin()] }).spawn({ ...request, command: ['true'] }), (err: AttachError) => {
       assert.ok(err instanceof AttachError, String(err));
       if (typeof message === 'string') assert.equal(err.message, message);
       else assert.match(err.message, message);

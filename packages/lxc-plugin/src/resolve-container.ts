@@ -1,8 +1,5 @@
 import { existsSync, readFileSync, readlinkSync, statfsSync } from 'node:fs';
-import { AttachError, ErrorCodes, SyscallError } from '../errors.js';
-import { describeErrno } from '../libc/errno.js';
-import { CONTAINER_CONFIG, type ResolvedTarget, type StageContext } from '../pipeline/context.js';
-import { CONTAINER_MODEL } from '../pipeline/model.js';
+import { AttachError, CONTAINER_CONFIG, CONTAINER_MODEL, ErrorCodes, SyscallError, describeErrno, type ResolvedTarget, type StageContext } from '@attachkit/core';
 import { LxcConfig, LxcConfigError, readLxcConfig } from './config.js';
 import { lxcModel } from './model.js';
 import { CGROUP2_SUPER_MAGIC, LXC_CONTAINER, type LxcCgroupLayout, type LxcCgroups, type LxcContainer } from './container.js';
