@@ -24,7 +24,9 @@ export { hasTargetPid, type AttachRequest, type AttachTarget, type AttachTargets
 export { TARGET_RESOLVER, type TargetResolver } from './pipeline/target.js';
 export { enabledByDefault, optional, refId, STAGE, type Stage, type StageRef, type StageToggle } from './pipeline/stage.js';
 export { BuildEnvironment, LXC_DEFAULT_PATH } from './stages/build-env.js';
-export { CONTAINER_MODEL, type ContainerCgroups, type ContainerModel, type ModelFailure, type SeccompSource } from './pipeline/model.js';
+export {
+  CONTAINER_MODEL, type CapabilitySets, type ContainerCgroups, type ContainerModel, type ContainerUser, type ModelFailure, type ResourceLimit, type SeccompSource,
+} from './pipeline/model.js';
 export { allCapabilities, capabilityBit, CAPABILITY_NAMES } from './libc/capabilities.js';
 export { DEFAULT_COMMAND, ExecCommand } from './stages/exec-command.js';
 export { PreserveFds } from './stages/preserve-fds.js';

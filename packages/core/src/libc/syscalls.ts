@@ -10,7 +10,7 @@ const x64 = {
   unshare: 272, dup3: 292, setns: 308, seccomp: 317, open_tree: 428, move_mount: 429, fsopen: 430,
   fsconfig: 431, fsmount: 432, pidfd_send_signal: 424, pidfd_open: 434, clone3: 435, close_range: 436,
   openat2: 437, pidfd_getfd: 438, openat: 257, keyctl: 250, mount_setattr: 442, fchmod: 91, fchown: 93,
-  mmap: 9, madvise: 28,
+  mmap: 9, madvise: 28, prlimit64: 302,
 } as const;
 
 const generic = {
@@ -20,7 +20,7 @@ const generic = {
   unshare: 97, dup3: 24, setns: 268, seccomp: 277, open_tree: 428, move_mount: 429, fsopen: 430,
   fsconfig: 431, fsmount: 432, pidfd_send_signal: 424, pidfd_open: 434, clone3: 435, close_range: 436,
   openat2: 437, pidfd_getfd: 438, openat: 56, keyctl: 219, mount_setattr: 442, fchmod: 52, fchown: 55,
-  mmap: 222, madvise: 233,
+  mmap: 222, madvise: 233, prlimit64: 261,
 } as const satisfies Record<keyof typeof x64, number>;
 
 export type SyscallName = keyof typeof x64;

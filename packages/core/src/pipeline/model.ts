@@ -23,6 +23,31 @@ export interface ContainerCgroups {
   readonly leaf?: string;
 }
 
+/** The five capability sets of a process entering the container (masks over 0..cap_last_cap). */
+export interface CapabilitySets {
+  readonly bounding: bigint;
+  readonly effective: bigint;
+  readonly permitted: bigint;
+  readonly inheritable: bigint;
+  readonly ambient: bigint;
+}
+
+/** A resource limit (setrlimit(2)): soft and hard, RLIM_INFINITY as 2^64-1. */
+export interface ResourceLimit {
+  /** RLIMIT_* by its name without the prefix: NOFILE, NPROC, … */
+  readonly type: string;
+  readonly soft: bigint;
+  readonly hard: bigint;
+}
+
+/** The user a process entering the container runs as, inside its user namespace. */
+export interface ContainerUser {
+  readonly uid: number;
+  readonly gid: number;
+  /** Supplementary groups; empty: none. */
+  readonly additionalGids: readonly number[];
+}
+
 /**
  * What a container demands of a process that enters it, in no runtime's
  * terms. The target's plugin publishes it while it resolves the target
@@ -60,6 +85,24 @@ export interface ContainerModel {
   cgroups?(): ContainerCgroups | undefined;
   /** A directory fd of the container's own devpts (the caller closes it), when the runtime hands one out. */
   devpts?(): number | undefined;
+  /**
+   * Whether environment() is the whole environment (an OCI process spec's
+   * env: the caller's is not kept, as with `runc exec`), rather than what is
+   * added over the caller's (LXC). The request's own variables still apply.
+   */
+  readonly environmentReplaces?: boolean;
+  /** The user the command runs as when the request names none (-u/-g/--groups). */
+  user?(): ContainerUser | undefined;
+  /** The working directory inside the container when the request names none (--cwd). */
+  cwd?(): string | undefined;
+  /** All five capability sets, when the runtime says each (an OCI process spec); else bounding alone (boundingSet). */
+  capabilities?(lastCap: number): CapabilitySets | undefined;
+  /** Resource limits to set on the command. */
+  rlimits?(): readonly ResourceLimit[];
+  /** /proc/<pid>/oom_score_adj of the command. */
+  oomScoreAdj?(): number | undefined;
+  /** The command's umask. */
+  umask?(): number | undefined;
 }
 
 export const CONTAINER_MODEL = contextKey<ContainerModel>('container-model');
