@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { AttachRequest, AttachTarget, ElevatedPrivilege } from '@attachkit/core';
 import { DEFAULT_LXCPATH } from '@attachkit/lxc-plugin';
+import '@attachkit/oci-plugin'; // its target kind: { oci, root? }
 import { PRIVILEGES } from './argv.js';
 import { LOG_PRIORITIES } from './log.js';
 
@@ -10,7 +11,9 @@ export { DEFAULT_LXCPATH };
 /** The flags that describe an attach (lxc-attach's, and attachkit's extensions), shared by `attach` and `stages`. */
 export const attachFlags = {
   name: Flags.string({ char: 'n', description: 'name of the container' }),
-  pid: Flags.integer({ description: 'attach to the process with this pid instead (any process, not only LXC)', min: 1, exclusive: ['name'] }),
+  pid: Flags.integer({ description: 'attach to the process with this pid instead (any process, not only LXC)', min: 1, exclusive: ['name', 'oci'] }),
+  oci: Flags.string({ description: 'attach to this OCI container (runc, crun, Docker, containerd, Podman) by id or unique id prefix', exclusive: ['name', 'pid'] }),
+  'oci-root': Flags.string({ description: "the OCI runtime's state root (runc --root); default: the usual roots of runc, crun, Docker and containerd", dependsOn: ['oci'] }),
   lxcpath: Flags.string({ char: 'P', description: `use this container path (default ${DEFAULT_LXCPATH})` }),
   rcfile: Flags.string({ char: 'f', description: "load this configuration file instead of the container's" }),
   'elevated-privileges': Flags.string({
@@ -40,6 +43,8 @@ export const attachFlags = {
 export interface AttachFlagValues {
   name?: string | undefined;
   pid?: number | undefined;
+  oci?: string | undefined;
+  'oci-root'?: string | undefined;
   lxcpath?: string | undefined;
   rcfile?: string | undefined;
   'elevated-privileges'?: string | undefined;
@@ -78,6 +83,9 @@ export function toRequest(flags: AttachFlagValues, argv: readonly string[]): Att
   let target: AttachTarget;
   if (flags.pid !== undefined) {
     target = { pid: flags.pid };
+  } else if (flags.oci !== undefined) {
+    if (flags.oci === '') throw new Error('--oci: an empty container id');
+    target = { oci: flags.oci, ...(flags['oci-root'] !== undefined ? { root: flags['oci-root'] } : {}) };
   } else {
     const name = flags.name ?? command.shift();
     if (name === undefined) throw new Error('no container name specified (-n NAME, or --pid PID)');

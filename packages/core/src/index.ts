@@ -35,3 +35,4 @@ export { ARCHITECTURES, personalityOf, SetPersonality } from './stages/set-perso
 export { describeMap, insideId, isMapped, namespaceRootOwner, parseIdMap, type IdRange } from './proc/id-map.js';
 export { fileKind, openInRoot, readLinesInRoot, TARGET_FILE_MAX_BYTES, TargetFileError, type ReadInRootOptions } from './proc/target-root.js';
 export { corePlugin, createPipeline, definePlugin, type AttachPlugin, type CreatePipelineOptions } from './plugin.js';
+export { parseJsonExact } from './json.js';

@@ -13,9 +13,10 @@ import { SignalForwarder } from '../signals.js';
 
 export default class Attach extends BaseCommand {
   static override summary = 'Run a command inside a running container or process, with its isolation';
-  static override usage = ['-n NAME [OPTIONS] [-- COMMAND [ARG...]]', '--pid PID [OPTIONS] [-- COMMAND [ARG...]]'];
+  static override usage = ['-n NAME [OPTIONS] [-- COMMAND [ARG...]]', '--oci ID [--oci-root DIR] [OPTIONS] [-- COMMAND [ARG...]]', '--pid PID [OPTIONS] [-- COMMAND [ARG...]]'];
   static override examples = [
     '<%= config.bin %> -n c1 -- hostname',
+    '<%= config.bin %> --oci 3f2a9c -- id',
     '<%= config.bin %> --pid 4089 -- hostname',
     '<%= config.bin %> --pid 4089 --clear-env -v LANG=C.UTF-8 -- env',
     '<%= config.bin %> -n c1 -d -- sleep 600',
