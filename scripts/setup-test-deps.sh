@@ -14,6 +14,8 @@
 #   are references too). Installed without recommends (needrestart, apparmor,
 #   cgroupfs-mount), and with services kept from starting: there is no
 #   systemd, the fixture starts containerd and dockerd by hand.
+# - libseccomp-dev: libseccomp, which the OCI seccomp compiler is compared
+#   with (packages/seccomp-plugin/test/oci-libseccomp.test.ts).
 set -euo pipefail
 installed() { dpkg-query -W -f '${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
 missing=()
@@ -21,7 +23,7 @@ for pkg in lxc busybox-static uidmap bsdutils tmux bsdextrautils keyutils time; 
   installed "$pkg" || missing+=("$pkg")
 done
 oci=()
-for pkg in runc crun podman docker.io containerd; do
+for pkg in runc crun podman docker.io containerd libseccomp-dev; do
   installed "$pkg" || oci+=("$pkg")
 done
 [ ${#missing[@]} -eq 0 ] && [ ${#oci[@]} -eq 0 ] && exit 0

@@ -4,7 +4,10 @@ import {
   type AttachRequest, type Stage, type StageContext, type StageToggle,
 } from '@attachkit/core';
 import { nativeArch } from './arch.js';
+import { BPF_MAXINSNS } from './bpf.js';
 import { compileProfile, type CompiledFilter } from './compile.js';
+import { compileOciSeccomp, type CompiledOciFilter } from './oci-compile.js';
+import { OciSeccompError, parseOciSeccomp } from './oci-seccomp.js';
 import { SECCOMP_OPTIONS, type SeccompOptions } from './options.js';
 import { parseProfile, ProfileError } from './profile.js';
 
@@ -16,10 +19,11 @@ interface ProfileSource {
 }
 
 /**
- * Load seccomp: compiles the container's seccomp profile (the container
- * model's, in LXC's profile format) into a BPF filter while
- * planning — a bad profile fails the attach before anything starts, naming
- * the file and line — and loads it in the attached process.
+ * Load seccomp: compiles the container's seccomp filter (the container
+ * model's: an LXC profile file, an OCI spec's linux.seccomp, or a runtime's
+ * own compiled BPF as crun keeps it) into a BPF filter while planning — a
+ * bad profile fails the attach before anything starts, naming the file and
+ * line or field — and loads it in the attached process.
  *
  * Programs that do not attach to an LXC container name a profile with
  * `request.extensions.seccompProfile` (a path); it replaces the container's.
@@ -52,8 +56,40 @@ export class LoadSeccomp implements Stage {
   }
 
   plan(ctx: StageContext): void {
-    const source = this.source(ctx);
-    if (!source) return;
+    const requested = ctx.request.extensions?.seccompProfile;
+    if (requested !== undefined) {
+      if (typeof requested !== 'string' || requested === '') {
+        throw new AttachError(ErrorCodes.BAD_REQUEST, `${this.id}: extensions.seccompProfile must be the path of a profile`, { stage: this.id });
+      }
+      this.loadLxcProfile(ctx, { path: requested, from: 'extensions.seccompProfile' });
+      return;
+    }
+    const seccomp = ctx.get(CONTAINER_MODEL)?.seccomp?.();
+    if (!seccomp) return;
+    if (seccomp.format === 'lxc-profile') {
+      // LXC (seccomp.c, use_seccomp): a caller already under seccomp loads no
+      // container profile unless the container allows nesting.
+      if (!seccomp.allowNesting && this.confined()) return;
+      this.loadLxcProfile(ctx, seccomp);
+    } else if (seccomp.format === 'oci') {
+      let filter: CompiledOciFilter;
+      try {
+        filter = compileOciSeccomp(parseOciSeccomp(seccomp.spec));
+      } catch (err) {
+        if (!(err instanceof OciSeccompError)) throw err;
+        throw new AttachError(ErrorCodes.BAD_REQUEST, `${this.id}: ${seccomp.from}: ${err.message}`, { stage: this.id, cause: err });
+      }
+      this.load(ctx, filter.program, filter.flags, seccomp.from);
+    } else {
+      if (seccomp.program.length === 0 || seccomp.program.length % 8 !== 0 || seccomp.program.length / 8 > BPF_MAXINSNS) {
+        throw new AttachError(ErrorCodes.BAD_REQUEST, `${this.id}: ${seccomp.from} is not a seccomp BPF program (${seccomp.program.length} bytes)`, { stage: this.id });
+      }
+      this.load(ctx, Buffer.from(seccomp.program), seccomp.flags, seccomp.from);
+    }
+  }
+
+  /** An LXC profile file, compiled here: a bad profile fails the attach before anything starts, naming the file and line. */
+  private loadLxcProfile(ctx: StageContext, source: ProfileSource): void {
     const arch = nativeArch();
     if (!arch) {
       throw new AttachError(ErrorCodes.STAGE_FAILED, `${this.id}: cannot compile the seccomp profile ${source.path}: no syscall table for ${process.arch}`, { stage: this.id });
@@ -71,26 +107,7 @@ export class LoadSeccomp implements Stage {
       if (!(err instanceof ProfileError)) throw err;
       throw new AttachError(ErrorCodes.STAGE_FAILED, `${this.id}: seccomp profile ${err.message}`, { stage: this.id, cause: err });
     }
-    this.load(ctx, filter, source.path);
-  }
-
-  private source(ctx: StageContext): ProfileSource | undefined {
-    const requested = ctx.request.extensions?.seccompProfile;
-    if (requested !== undefined) {
-      if (typeof requested !== 'string' || requested === '') {
-        throw new AttachError(ErrorCodes.BAD_REQUEST, `${this.id}: extensions.seccompProfile must be the path of a profile`, { stage: this.id });
-      }
-      return { path: requested, from: 'extensions.seccompProfile' };
-    }
-    const seccomp = ctx.get(CONTAINER_MODEL)?.seccomp?.();
-    if (!seccomp) return undefined;
-    if (seccomp.format !== 'lxc-profile') {
-      throw new AttachError(ErrorCodes.BAD_REQUEST, `${this.id}: the container's seccomp filter (${seccomp.from}) is in the ${seccomp.format} format, which this stage cannot load yet: refused rather than run unconfined`, { stage: this.id });
-    }
-    // LXC (seccomp.c, use_seccomp): a caller already under seccomp loads no
-    // container profile unless the container allows nesting.
-    if (!seccomp.allowNesting && this.confined()) return undefined;
-    return { path: seccomp.path, from: seccomp.from };
+    this.load(ctx, filter.bytes, 0, source.path);
   }
 
   private confined(): boolean {
@@ -99,11 +116,11 @@ export class LoadSeccomp implements Stage {
   }
 
   /** seccomp(2) with a sock_fprog { unsigned short len; struct sock_filter *filter; } pointing at the filter in the program's data. */
-  private load(ctx: StageContext, filter: CompiledFilter, path: string): void {
+  private load(ctx: StageContext, program: Buffer, flags: number, from: string): void {
     const fprog = Buffer.alloc(16);
-    fprog.writeUInt16LE(filter.program.length, 0);
-    ctx.program.syscall('seccomp', 'seccomp', [imm(SECCOMP_SET_MODE_FILTER), imm(0), bytes(fprog, [{ at: 8, to: filter.bytes }])], {
-      operation: `seccomp(SECCOMP_SET_MODE_FILTER) with ${path} (${filter.program.length} BPF instructions)`,
+    fprog.writeUInt16LE(program.length / 8, 0);
+    ctx.program.syscall('seccomp', 'seccomp', [imm(SECCOMP_SET_MODE_FILTER), imm(flags), bytes(fprog, [{ at: 8, to: program }])], {
+      operation: `seccomp(SECCOMP_SET_MODE_FILTER${flags ? `, flags ${flags}` : ''}) with ${from} (${program.length / 8} BPF instructions)`,
     });
   }
 }
