@@ -19,6 +19,13 @@ import { AFTER_ISOLATION } from './options.js';
  * alone) and it never touches the inheritable set either way; keeping the
  * caller's inheritable set is no privilege a container should be handed.
  *
+ * A container whose model gives all five capability sets (an OCI process
+ * spec, which may name an inheritable set) is no exception: this stage
+ * still empties the set here, and set-caps gives the spec's inheritable set
+ * later, in the 'post-ids' phase, after the id switch, as `runc exec` does.
+ * The command so gets the spec's set, never the caller's, and a pipeline
+ * without set-caps (or -e CAP, where it is off) still lets none cross.
+ *
  * How, with generic ops: the effective and permitted sets are only known in
  * the child (setns into a user namespace resets them), so the child reads its
  * own with capget(2) into scratch memory, zeroes the two inheritable words by
@@ -26,7 +33,8 @@ import { AFTER_ISOLATION } from './options.js';
  * /dev/zero: no fd of a host file reaches the target), and writes the result
  * back with capset(2). capset may always shrink the inheritable set.
  *
- * Needs: nothing. Guarantees: CapInh is 0 from the 'capabilities' phase on.
+ * Needs: nothing. Guarantees: CapInh is 0 from the 'capabilities' phase on
+ * (until set-caps sets a container's own inheritable set, in 'post-ids').
  */
 export class ClearInheritableCapabilities implements Stage {
   readonly id = 'clear-inheritable-caps';

@@ -4,6 +4,7 @@ import {
   type AttachRequest, type Stage, type StageContext, type StageToggle,
 } from '@attachkit/core';
 import { bit, capabilityLabel, statusCapSet } from './capabilities.js';
+import { lastCapability, modelCapabilities } from './model-caps.js';
 import { AFTER_ISOLATION, CAPS_OPTIONS, type CapsOptions } from './options.js';
 
 /**
@@ -13,7 +14,14 @@ import { AFTER_ISOLATION, CAPS_OPTIONS, type CapsOptions } from './options.js';
  * checked against the pidfd afterwards. When the container model has a
  * bounding set (LXC: lxc.cap.drop / keep, read by its plugin), it narrows
  * the set further (it already shaped the init's set at start; a
- * configuration tightened since is honoured too, never loosened). Every other capability is dropped with
+ * configuration tightened since is honoured too, never loosened). When the
+ * model has all five capability sets (an OCI process spec), their bounding
+ * set is the command's, as `runc exec` sets it (init_linux.go,
+ * finalizeNamespace: the spec's bounding set exactly), intersected with the
+ * init's: a runtime started the init with that very set, so this changes
+ * nothing but for a spec edited since (runc re-reads config.json at every
+ * exec), where the command never gets more than the init has. (set-caps
+ * gives the other four sets.) Every other capability is dropped with
  * prctl(PR_CAPBSET_DROP), which needs CAP_SETPCAP: hence the 'capabilities'
  * phase, before the LSM label and the id switch.
  *
@@ -39,8 +47,10 @@ export class DropCapabilities implements Stage {
   plan(ctx: StageContext): void {
     const { procRoot } = this.options;
     const status = ctx.readTarget(() => readFileSync(`${procRoot}/${ctx.target.pid}/status`, 'utf8'));
-    const lastCap = Number(readFileSync(`${procRoot}/sys/kernel/cap_last_cap`, 'utf8'));
+    const lastCap = lastCapability(ctx, procRoot);
     let keep = statusCapSet(status, 'CapBnd');
+    const sets = modelCapabilities(ctx, lastCap);
+    if (sets) keep &= sets.bounding;
     const model = ctx.get(CONTAINER_MODEL);
     if (model?.boundingSet) {
       try {

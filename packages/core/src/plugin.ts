@@ -7,7 +7,10 @@ import { BuildEnvironment } from './stages/build-env.js';
 import { ExecCommand } from './stages/exec-command.js';
 import { PreserveFds } from './stages/preserve-fds.js';
 import { ResolveTarget } from './stages/resolve-target.js';
+import { SetOomScoreAdj } from './stages/set-oom-score-adj.js';
 import { SetPersonality } from './stages/set-personality.js';
+import { SetResourceLimits } from './stages/set-rlimits.js';
+import { SetUmask } from './stages/set-umask.js';
 
 /**
  * A stage family: a name, the plugins it needs, and a function that
@@ -25,12 +28,15 @@ export function definePlugin(plugin: AttachPlugin): AttachPlugin {
   return plugin;
 }
 
-/** The core's own stages: resolve target (pid or LXC container), set personality, build env, preserve fds, exec. */
+/** The core's own stages: resolve target (pid or LXC container), set personality, rlimits, oom_score_adj and umask, build env, preserve fds, exec. */
 export const corePlugin = definePlugin({
   name: '@attachkit/core',
   register(container) {
     container.register(STAGE, { useClass: ResolveTarget });
     container.register(STAGE, { useClass: SetPersonality });
+    container.register(STAGE, { useClass: SetResourceLimits });
+    container.register(STAGE, { useClass: SetOomScoreAdj });
+    container.register(STAGE, { useClass: SetUmask });
     container.register(STAGE, { useClass: BuildEnvironment });
     container.register(STAGE, { useClass: PreserveFds });
     container.register(STAGE, { useClass: ExecCommand });

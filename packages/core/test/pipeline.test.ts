@@ -5,7 +5,8 @@ import { stage } from './helpers.js';
 
 describe('Pipeline composition', () => {
   it('should start from the core stages in order', () => {
-    assert.deepEqual(createPipeline().order().map((s) => s.id), ['resolve-target', 'set-personality', 'build-env', 'preserve-fds', 'exec']);
+    assert.deepEqual(createPipeline().order().map((s) => s.id),
+      ['resolve-target', 'set-personality', 'build-env', 'preserve-fds', 'set-oom-score-adj', 'set-rlimits', 'set-umask', 'exec']);
   });
 
   it('should add, remove and replace stages, and order what is added', () => {
@@ -13,6 +14,9 @@ describe('Pipeline composition', () => {
       .remove('build-env')
       .remove('set-personality')
       .remove('preserve-fds')
+      .remove('set-rlimits')
+      .remove('set-oom-score-adj')
+      .remove('set-umask')
       .add(stage('audit', () => {}, { after: ['resolve-target'], before: ['exec'] }))
       .replace('exec', stage('exec', () => {}, { after: ['audit'] }));
     assert.deepEqual(p.order().map((s) => s.id), ['resolve-target', 'audit', 'exec']);
@@ -25,7 +29,8 @@ describe('Pipeline composition', () => {
   });
 
   it('should refuse to remove a stage that is not there, listing those that are', () => {
-    assert.throws(() => createPipeline().remove('nope'), /no such stage \(stages: resolve-target, set-personality, build-env, preserve-fds, exec\)/);
+    assert.throws(() => createPipeline().remove('nope'),
+      /no such stage \(stages: resolve-target, set-personality, set-rlimits, set-oom-score-adj, set-umask, build-env, preserve-fds, exec\)/);
   });
 
   it('should register plugin stages through DI and check plugin dependencies', () => {

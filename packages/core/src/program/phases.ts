@@ -43,6 +43,9 @@ export const PHASES = [
    * CAP_SYS_ADMIN when no_new_privs is off, and must therefore come before the ids drop it. */
   'seccomp',
   'ids',
+  /** What must follow the id switch: a runtime's effective, permitted, inheritable and ambient capability
+   * sets (runc's finalizeNamespace applies them after setresuid, which empties them for a non-root uid). */
+  'post-ids',
   /** Core: close every fd that was not asked for (CVE-2024-21626). */
   'close-fds',
   /** Core: execve with a PATH search in the new environment. */
