@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import {
-  AttachError, bytes, COMMAND_IDENTITY, DEFAULT_COMMAND, describeMap, ErrorCodes, imm, insideId, isMapped, parseIdMap,
-  type IdRange, type Stage, type StageContext,
+  AttachError, bytes, COMMAND_IDENTITY, CONTAINER_MODEL, DEFAULT_COMMAND, describeMap, ErrorCodes, imm, insideId, isMapped, optional, parseIdMap,
+  type ContainerUser, type IdRange, type ModelFailure, type Stage, type StageContext,
 } from '@attachkit/core';
 import { readTargetEntries } from './container-files.js';
 import { JOINED_NAMESPACES } from './join-namespaces.js';
@@ -22,13 +22,31 @@ import { parseGroupLine, parsePasswdLine, type GroupEntry, type PasswdEntry } fr
  * without leaving its root (openat2 RESOLVE_IN_ROOT), never through the
  * host's NSS. Without a command, the user's shell is the default command.
  *
- * Needs: join-namespaces (which namespaces were joined). Guarantees: ops in
- * the `groups` and `ids` phases; DEFAULT_COMMAND when no command was given.
+ * A container model's user (an OCI process spec's, as `runc exec` applies
+ * it) is the identity when the request names none of -u, -g, --groups:
+ * setgroups(additionalGids) (setgroups(0), EPERM tolerated, when empty),
+ * then setresgid, setresuid, each id checked against the id maps as -u's
+ * is. Any of those flags replaces the model's user as a whole, and the
+ * request's identity is built as without a model (where runc exec -u keeps
+ * the spec's gid and -g adds to additionalGids).
+ *
+ * HOME: a model whose environment replaces the caller's gets runc's rule —
+ * when the environment has no HOME (or an empty one), the home of the user
+ * the command runs as, from the container's /etc/passwd, `/` without an
+ * entry. It is done here, not in build-env: this stage knows the user and
+ * reads the container's files, build-env (core) reads none; so it plans
+ * after build-env and adds HOME to the environment build-env made.
+ *
+ * Needs: join-namespaces (which namespaces were joined), the container
+ * model (resolve-target), the environment (build-env). Guarantees: ops in
+ * the `groups` and `ids` phases; DEFAULT_COMMAND when no command was given;
+ * HOME in ctx.env for a model whose environment replaces the caller's.
  */
 export class SetIdentity implements Stage {
   readonly id = 'set-identity';
   readonly description = 'uid, gid and groups inside the target, and its default shell';
-  readonly after = ['resolve-target', 'join-namespaces'];
+  // After build-env, whose environment it completes with HOME (see above).
+  readonly after = ['resolve-target', 'join-namespaces', optional('build-env')];
   readonly before = ['exec'];
 
   plan(ctx: StageContext): void {
@@ -46,8 +64,12 @@ export class SetIdentity implements Stage {
     const setupUid = maps ? setupId(maps.uid, maps.initUid, 'uid') : 0;
     const setupGid = maps ? setupId(maps.gid, maps.initGid, 'gid') : 0;
 
+    const model = ctx.get(CONTAINER_MODEL);
+    const named = request.uid !== undefined || request.gid !== undefined || request.groups !== undefined;
+    const container = named ? undefined : this.modelUser(ctx);
+
     let user: PasswdEntry | undefined;
-    let uid = setupUid;
+    let uid = container?.uid ?? setupUid;
     if (typeof request.uid === 'string') {
       user = users().find((u) => u.name === request.uid);
       if (!user) throw this.badRequest(`no user '${request.uid}' in the target's /etc/passwd`);
@@ -55,7 +77,7 @@ export class SetIdentity implements Stage {
     } else if (request.uid !== undefined) {
       uid = request.uid;
     }
-    let gid = user?.gid ?? setupGid;
+    let gid = user?.gid ?? container?.gid ?? setupGid;
     if (typeof request.gid === 'string') {
       const g = groups().find((e) => e.name === request.gid);
       if (!g) throw this.badRequest(`no group '${request.gid}' in the target's /etc/group`);
@@ -63,23 +85,24 @@ export class SetIdentity implements Stage {
     } else if (request.gid !== undefined) {
       gid = request.gid;
     }
-    const extra = (request.groups ?? []).map((g) => {
+    const extra = container ? [...container.additionalGids] : (request.groups ?? []).map((g) => {
       if (typeof g === 'number') return g;
       const e = groups().find((x) => x.name === g);
       if (!e) throw this.badRequest(`no group '${g}' in the target's /etc/group`);
       return e.gid;
     });
     if (maps) {
+      const from = container ? ` (${model!.runtime}'s user)` : '';
       for (const [what, id, map] of [['uid', uid, maps.uid], ['gid', gid, maps.gid], ...extra.map((g) => ['group', g, maps.gid] as const)] as const) {
         if (!isMapped(map, id)) {
-          throw this.badRequest(`${what} ${id} is not mapped in the user namespace of ${ctx.target.description} (${what === 'uid' ? 'uid' : 'gid'}_map: ${describeMap(map)})`);
+          throw this.badRequest(`${what} ${id}${from} is not mapped in the user namespace of ${ctx.target.description} (${what === 'uid' ? 'uid' : 'gid'}_map: ${describeMap(map)})`);
         }
       }
     }
 
     ctx.set(COMMAND_IDENTITY, { uid, gid });
     const p = ctx.program;
-    if (request.groups) {
+    if (request.groups || extra.length) {
       const list = Buffer.alloc(4 * extra.length);
       extra.forEach((g, i) => list.writeUInt32LE(g, 4 * i));
       p.syscall('groups', 'setgroups', [imm(extra.length), bytes(list)], { operation: `setgroups([${extra.join(', ')}])` });
@@ -87,14 +110,45 @@ export class SetIdentity implements Stage {
       p.syscall('groups', 'setgroups', [imm(0), imm(0)], { operation: 'setgroups(0)', optional: true });
     }
     if (userns) this.switchIds(ctx, 'groups', setupUid, setupGid, 'the user namespace\'s setup ids');
-    if (userns || request.uid !== undefined || request.gid !== undefined) {
-      if (!userns || uid !== setupUid || gid !== setupGid) this.switchIds(ctx, 'ids', uid, gid, 'the requested ids');
+    if (userns || request.uid !== undefined || request.gid !== undefined || container) {
+      const why = container ? `${model!.runtime}'s user` : 'the requested ids';
+      if (!userns || uid !== setupUid || gid !== setupGid) this.switchIds(ctx, 'ids', uid, gid, why);
     }
 
     if (!request.command?.length) {
       const shell = users().find((u) => u.uid === uid)?.shell;
       ctx.set(DEFAULT_COMMAND, [shell || '/bin/sh']);
     }
+    if (model?.environmentReplaces && model.environment && !ctx.env.get('HOME')) {
+      // runc (setupUser): the passwd entry of the uid, else its default user's home, /.
+      ctx.env.set('HOME', users().find((u) => u.uid === uid)?.home ?? '/');
+    }
+  }
+
+  /**
+   * The model's user, its ids checked. A failure is one AttachError naming
+   * this stage, as core's stages report the model's (model-member.ts): a
+   * failed operation with its errno, else a bad request with the message.
+   */
+  private modelUser(ctx: StageContext): ContainerUser | undefined {
+    const model = ctx.get(CONTAINER_MODEL);
+    if (!model?.user) return undefined;
+    let user: ContainerUser | undefined;
+    try {
+      user = model.user();
+    } catch (err) {
+      if (err instanceof AttachError) throw err;
+      const failure = err as ModelFailure;
+      if (failure instanceof Error && failure.operation) throw ctx.error(failure.operation, failure.cause ?? failure);
+      throw this.badRequest(err instanceof Error ? err.message : String(err), err);
+    }
+    if (!user) return undefined;
+    const ids = [['uid', user.uid], ['gid', user.gid], ...user.additionalGids.map((g) => ['group', g] as const)] as const;
+    for (const [what, id] of ids) {
+      // (uid_t)-1 means "unchanged" to setresuid: never an id to run as.
+      if (!Number.isInteger(id) || id < 0 || id > 0xfffffffe) throw this.badRequest(`the user's ${what} ${String(id)} is not a valid id (from ${model.runtime})`);
+    }
+    return user;
   }
 
   private switchIds(ctx: StageContext, phase: 'groups' | 'ids', uid: number, gid: number, why: string): void {
@@ -118,8 +172,8 @@ export class SetIdentity implements Stage {
     }
   }
 
-  private badRequest(message: string): AttachError {
-    return new AttachError(ErrorCodes.BAD_REQUEST, `${this.id}: ${message}`, { stage: this.id });
+  private badRequest(message: string, cause?: unknown): AttachError {
+    return new AttachError(ErrorCodes.BAD_REQUEST, `${this.id}: ${message}`, { stage: this.id, ...(cause === undefined ? {} : { cause }) });
   }
 }
 

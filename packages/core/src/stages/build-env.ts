@@ -1,5 +1,6 @@
+import { AttachError, ErrorCodes } from '../errors.js';
 import type { StageContext } from '../pipeline/context.js';
-import { CONTAINER_MODEL } from '../pipeline/model.js';
+import { CONTAINER_MODEL, type ContainerModel, type ModelFailure } from '../pipeline/model.js';
 import { optional, type Stage } from '../pipeline/stage.js';
 
 /** The PATH of a cleared environment (lxc-attach --clear-env: LXC's). */
@@ -12,6 +13,17 @@ export const LXC_DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/b
  * (--clear-env); then what the container gives a process entering it (its
  * model's environment: for LXC container=lxc and its configured variables;
  * for a bare process, container=lxc as lxc-attach marks it); then -v values.
+ *
+ * A model whose environment replaces the caller's (`environmentReplaces`,
+ * an OCI process spec, as `runc exec` runs it) starts from nothing instead:
+ * the caller's environment is not kept, whatever the policy, there is no
+ * `container=lxc` marker and no LXC PATH; its entries, in order, then -v
+ * values over them (runc exec -e). With --clear-env, --keep-var names are
+ * still taken from the caller's environment (under the model's entries, as
+ * with LXC), the one way to pass a caller's variable in. HOME, when the
+ * result has none, is set by set-identity (ns-plugin), which knows the
+ * command's user and reads the container's /etc/passwd: this stage never
+ * reads a container file.
  *
  * Needs: the container model, when there is one (resolve-target).
  * Guarantees: ctx.env holds the environment the exec stage passes.
@@ -26,18 +38,35 @@ export class BuildEnvironment implements Stage {
   plan(ctx: StageContext): void {
     const { policy = 'keep', keep = [], set = {} } = ctx.request.env ?? {};
     const env = ctx.env;
+    const model = ctx.get(CONTAINER_MODEL);
+    const replaces = model?.environmentReplaces === true && model.environment !== undefined;
     if (policy === 'keep') {
-      for (const [name, value] of Object.entries(process.env)) if (value !== undefined) env.set(name, value);
+      // The caller's whole environment, unless the container's replaces it.
+      if (!replaces) for (const [name, value] of Object.entries(process.env)) if (value !== undefined) env.set(name, value);
     } else {
       for (const name of keep) {
         const value = process.env[name];
         if (value !== undefined) env.set(name, value);
       }
-      if (!env.has('PATH')) env.set('PATH', LXC_DEFAULT_PATH);
+      if (!replaces && !env.has('PATH')) env.set('PATH', LXC_DEFAULT_PATH);
     }
-    const model = ctx.get(CONTAINER_MODEL);
-    for (const [name, value] of model?.environment?.() ?? [['container', 'lxc']]) env.set(name, value);
+    for (const [name, value] of modelEnvironment(ctx, model) ?? [['container', 'lxc']]) env.set(name, value);
     for (const [name, value] of Object.entries(set)) env.set(name, value);
   }
+}
 
+/**
+ * The model's entries. A failure is one AttachError naming this stage: an
+ * AttachError as it is (LXC's names build-env), an operation that failed
+ * with its cause's errno, else the message (it names the runtime's key).
+ */
+function modelEnvironment(ctx: StageContext, model: ContainerModel | undefined): ReadonlyArray<readonly [string, string]> | undefined {
+  try {
+    return model?.environment?.();
+  } catch (err) {
+    if (err instanceof AttachError) throw err;
+    const failure = err as ModelFailure;
+    if (failure.operation) throw ctx.error(failure.operation, failure.cause);
+    throw new AttachError(ErrorCodes.BAD_REQUEST, `${ctx.stage}: ${failure.message}`, { stage: ctx.stage, cause: err });
+  }
 }
