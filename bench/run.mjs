@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The benchmark: attachkit beside lxc-attach 5, in the same run, on the same
-// real LXC container (test/lxc/make-container.sh makes and starts it).
+// real LXC container (test/lxc/make-container.sh makes and starts it), and
+// attachkit --oci beside runc exec on the same runc container (test/oci/).
 // Writes bench/results/latest.json (every sample) and latest.md (the table).
 // Run as root after the build: `pnpm bench` (or `node bench/run.mjs`).
 // Nothing here is asserted: the figures are reported, as ratios, for people.
@@ -226,10 +227,41 @@ for (const n of CONCURRENCY) {
   results.rate[n] = { attachkit: ours, 'lxc-attach': lxc };
 }
 
+// ── 7. OCI: attachkit --oci beside runc exec, on the same runc container ─
+// The test fixture's bundle (busybox, runc's default spec); removed after.
+const { ensureRuncContainer, removeRuncContainer } = await import(join(ROOT, 'test/dist/oci/containers.js'));
+const OCI_ID = 'attachkit-bench-oci';
+log(`OCI: runc container ${OCI_ID}: ${RUNS} runs each of runc exec and attachkit --oci, ${LIB_RUNS} library attaches`);
+ensureRuncContainer({ id: OCI_ID });
+try {
+  const ociCommands = { runc: ['runc', 'exec', OCI_ID, 'true'], attachkit: [...CLI, '--oci', OCI_ID, '--', 'true'] };
+  const ociSamples = {};
+  for (const [name, argv] of Object.entries(ociCommands)) {
+    for (let i = 0; i < 3; i++) wall(argv);
+    ociSamples[name] = Array.from({ length: RUNS }, () => wall(argv));
+  }
+  const ociRequest = { target: { oci: OCI_ID }, command: ['true'], stdio: ['ignore', 'ignore', 'ignore'] };
+  for (let i = 0; i < LIB_WARMUP; i++) await pipeline.attach(ociRequest);
+  const ociLib = [];
+  for (let i = 0; i < LIB_RUNS; i++) {
+    const t0 = now();
+    const r = await pipeline.attach(ociRequest);
+    ociLib.push(now() - t0);
+    if (r.exitCode !== 0) throw new Error(`library attach --oci exited ${r.exitCode}`);
+  }
+  results.oci = {
+    unit: 'ms (median)', runcExec: median(ociSamples.runc), cli: median(ociSamples.attachkit), library: median(ociLib),
+    samples: { ...ociSamples, library: ociLib },
+  };
+} finally {
+  removeRuncContainer(OCI_ID);
+}
+
 // ── report ─────────────────────────────────────────────────────────────
 const lxcVersion = spawnSync('lxc-attach', ['--version'], { encoding: 'utf8' }).stdout.trim();
+const runcVersion = spawnSync('runc', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0]?.replace(/^runc version /, '') ?? 'unknown';
 const machine = {
-  date: new Date().toISOString(), kernel: release(), node: process.version, lxc: lxcVersion, cliStartup,
+  date: new Date().toISOString(), kernel: release(), node: process.version, lxc: lxcVersion, runc: runcVersion, cliStartup,
   cpus: cpus().length, cpu: cpus()[0]?.model, container: CONTAINER, cli: CLI.join(' '), seconds: round((now() - started) / 1000, 1),
 };
 const ratio = (a, b) => round(a / b);
@@ -256,14 +288,18 @@ const rows = [
     return [`attaches/s, ${n} concurrent (library vs processes)`, `${round(r.attachkit, 1)}/s`, `${round(r['lxc-attach'], 1)}/s`,
       `${ratio(r.attachkit, r['lxc-attach'])}×`, '≥ 1×', r.attachkit >= r['lxc-attach']];
   }),
+  ['OCI: library attach `{ oci }` beside `runc exec -- true` (median)', `${round(results.oci.library, 1)} ms`, `${round(results.oci.runcExec, 1)} ms (runc exec)`,
+    `${ratio(results.oci.library, results.oci.runcExec)}×`, '≤ 0.5×', results.oci.library <= 0.5 * results.oci.runcExec],
+  ['OCI: CLI `--oci ID -- true` beside `runc exec` (median)', `${round(results.oci.cli, 1)} ms`, `${round(results.oci.runcExec, 1)} ms (runc exec)`,
+    `${ratio(results.oci.cli, results.oci.runcExec)}×`, '≤ 2×', results.oci.cli <= 2 * results.oci.runcExec],
 ];
 const mark = (met) => (met === undefined ? '—' : met ? 'yes' : 'no');
 const md = [
   `# attachkit beside lxc-attach`,
   '',
-  `${machine.date} · Linux ${machine.kernel} · Node ${machine.node} · lxc-attach ${machine.lxc} · ${machine.cpus} × ${machine.cpu} · container \`${CONTAINER}\` (privileged, busybox) · CLI \`${CLI.map((a) => a.replace(`${ROOT}/`, '')).join(' ')}\`, started ${cliStartup} · ${machine.seconds} s`,
+  `${machine.date} · Linux ${machine.kernel} · Node ${machine.node} · lxc-attach ${machine.lxc} · runc ${machine.runc} · ${machine.cpus} × ${machine.cpu} · container \`${CONTAINER}\` (privileged, busybox) · CLI \`${CLI.map((a) => a.replace(`${ROOT}/`, '')).join(' ')}\`, started ${cliStartup} · ${machine.seconds} s`,
   '',
-  '| measure | attachkit | lxc-attach | ratio | target | met |',
+  '| measure | attachkit | lxc-attach (runc exec for OCI) | ratio | target | met |',
   '| --- | --- | --- | --- | --- | --- |',
   ...rows.map(([m, a, l, r, t, met]) => `| ${m} | ${a} | ${l} | ${r} | ${t} | ${mark(met)} |`),
   '',
