@@ -28,7 +28,7 @@ export function definePlugin(plugin: AttachPlugin): AttachPlugin {
   return plugin;
 }
 
-/** The core's own stages: resolve target (pid or LXC container), set personality, rlimits, oom_score_adj and umask, build env, preserve fds, exec. */
+/** The core's own stages: resolve target (a pid, or a target plugin's container), set personality, rlimits, oom_score_adj and umask, build env, preserve fds, exec. */
 export const corePlugin = definePlugin({
   name: '@attachkit/core',
   register(container) {
