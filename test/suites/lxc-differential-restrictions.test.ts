@@ -77,4 +77,29 @@ describe('restrictions: attachkit and lxc-attach 5 restrict the command alike (r
     assert.equal(lxc.code, 0, lxc.stderr);
     assert.deepEqual(['CapBnd', 'CapPrm', 'Seccomp'].map((f) => statusField(lxc.stdout, f)), [ours, ours, '2']);
   });
+
+  // Measured with lxc-attach 5.0.2: -s sets every privilege elevated, -e sets exactly the ones it names (it does not add to them).
+  describe('-s and -e in command-line order, the last one winning, as lxc-attach applies them (issue 14)', () => {
+    const SEES = ['sh', '-c', 'grep -E "^(Cap|Seccomp)" /proc/self/status; cat /proc/self/cgroup'];
+    const self = readFileSync('/proc/self/status', 'utf8');
+    const cases: ReadonlyArray<{ options: readonly string[]; capsDropped: boolean; seccomp: boolean; cgroupMoved: boolean }> = [
+      { options: ['-s', 'UTSNAME'], capsDropped: false, seccomp: false, cgroupMoved: false },
+      { options: ['-s', 'UTSNAME', '-eCAP'], capsDropped: false, seccomp: true, cgroupMoved: true },
+      { options: ['-s', 'UTSNAME', '-eCGROUP'], capsDropped: true, seccomp: true, cgroupMoved: false },
+      { options: ['-eCAP', '-s', 'UTSNAME'], capsDropped: false, seccomp: false, cgroupMoved: false },
+    ];
+    for (const { options, capsDropped, seccomp, cgroupMoved } of cases) {
+      it(`should give the same capability sets, seccomp mode and cgroups with ${options.join(' ')}: caps ${capsDropped ? 'dropped' : 'kept'}, ${seccomp ? 'a filter' : 'no filter'}, cgroups ${cgroupMoved ? "the container's" : "the caller's"}`, async () => {
+        const out = same(await attach(options, SEES), options.join(' '));
+        const init = readFileSync(`/proc/${initPid(RESTRICTED)}/status`, 'utf8');
+        const bounding = statusField(capsDropped ? init : self, 'CapBnd');
+        assert.deepEqual(['CapBnd', 'CapPrm', 'Seccomp'].map((f) => statusField(out, f)), [bounding, bounding, seccomp ? '2' : '0']);
+        // -s UTSNAME joins no cgroup namespace: the cgroups read as the caller sees them.
+        const unified = /^0::(.*)$/m.exec(out)?.[1];
+        const ours = /^0::(.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1];
+        if (cgroupMoved) assert.match(unified ?? '', new RegExp(`/lxc\\.payload\\.${RESTRICTED.name}/\\.lxc$`));
+        else assert.equal(unified, ours);
+      });
+    }
+  });
 });

@@ -39,8 +39,9 @@ export class DropCapabilities implements Stage {
   constructor(@inject(CAPS_OPTIONS) private readonly options: CapsOptions) {}
 
   toggle(request: AttachRequest): StageToggle {
+    // An explicit `elevated` alone decides (lxc-attach: the last of -s and -e wins); without it, -s keeps every privilege.
+    if (request.elevated === undefined && request.namespaces) return { enabled: false, reason: '-s implies -e, as with lxc-attach' };
     if (request.elevated?.includes('CAP')) return { enabled: false, reason: "-e CAP: the command keeps the caller's bounding set" };
-    if (request.namespaces) return { enabled: false, reason: '-s implies -e, as with lxc-attach' };
     return { enabled: true, reason: "the target's bounding set" };
   }
 

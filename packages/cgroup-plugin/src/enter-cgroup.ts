@@ -62,8 +62,9 @@ export class EnterCgroup implements Stage {
   }
 
   toggle(request: AttachRequest): StageToggle {
+    // An explicit `elevated` alone decides (lxc-attach: the last of -s and -e wins); without it, -s keeps every privilege.
+    if (request.elevated === undefined && request.namespaces) return { enabled: false, reason: '-s implies -e, as with lxc-attach' };
     if (request.elevated?.includes('CGROUP')) return { enabled: false, reason: "-e CGROUP: the command stays in the caller's cgroups" };
-    if (request.namespaces) return { enabled: false, reason: '-s implies -e, as with lxc-attach' };
     return { enabled: true, reason: "the target's cgroups" };
   }
 

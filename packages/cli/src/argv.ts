@@ -35,3 +35,41 @@ export function expandBareElevated(argv: readonly string[]): string[] {
 export function positionals(raw: ReadonlyArray<{ readonly type: string; readonly input: string }>): string[] {
   return raw.filter((token) => token.type === 'arg').map((token) => token.input);
 }
+
+/** Short options that take no value: oclif reads a group such as `-Rs` or `-qeCAP` on past them. */
+const SHORT_BOOLEANS = new Set(['R', 'q', 'd', 'h']);
+
+/**
+ * lxc-attach's -e and -s among the options (before `--`), in command-line
+ * order: `-s UTSNAME -eCAP` → `['s', 'e']`.
+ * lxc-attach applies them in that order, the last winning: -s elevates
+ * every privilege, -e sets exactly the ones it names. Reads the options as
+ * oclif does: `--namespaces[=V]`, `--elevated-privileges[=V]`, and a short
+ * group (`-Rs`, `-qeCAP`) up to its first option that takes a value; a
+ * token that is another option's value never looks like an option (oclif
+ * refuses that).
+ */
+export function elevationOrder(argv: readonly string[]): Array<'e' | 's'> {
+  const order: Array<'e' | 's'> = [];
+  for (const arg of argv) {
+    if (arg === '--') break;
+    if (arg.startsWith('--')) {
+      const name = arg.slice(2).split('=')[0];
+      if (name === 'elevated-privileges') order.push('e');
+      else if (name === 'namespaces') order.push('s');
+      continue;
+    }
+    if (!arg.startsWith('-')) continue;
+    for (const c of arg.slice(1)) {
+      if (c === 'e' || c === 's') order.push(c);
+      if (!SHORT_BOOLEANS.has(c)) break;
+    }
+  }
+  return order;
+}
+
+/** Whether an -s follows the last -e: then -s decides, and every privilege is elevated whatever that -e named. */
+export function namespacesOverrideElevated(argv: readonly string[]): boolean {
+  const order = elevationOrder(argv);
+  return order.lastIndexOf('s') > order.lastIndexOf('e');
+}

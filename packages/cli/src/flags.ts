@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import type { AttachRequest, AttachTarget, ElevatedPrivilege } from '@attachkit/core';
 import { DEFAULT_LXCPATH } from '@attachkit/lxc-plugin';
 import '@attachkit/oci-plugin'; // its target kind: { oci, root? }
-import { PRIVILEGES } from './argv.js';
+import { namespacesOverrideElevated, PRIVILEGES } from './argv.js';
 import { LOG_PRIORITIES } from './log.js';
 
 export { DEFAULT_LXCPATH };
@@ -16,12 +16,16 @@ export const attachFlags = {
   'oci-root': Flags.string({ description: "the OCI runtime's state root (runc --root); default: the usual roots of runc, crun, Docker and containerd", dependsOn: ['oci'] }),
   lxcpath: Flags.string({ char: 'P', description: `use this container path (default ${DEFAULT_LXCPATH})` }),
   rcfile: Flags.string({ char: 'f', description: "load this configuration file instead of the container's" }),
-  'elevated-privileges': Flags.string({
+  'elevated-privileges': Flags.custom<string | undefined>({
     char: 'e',
-    description: "keep these privileges, '|'-separated: CGROUP (no cgroup move), CAP (no capability drop), LSM (no LSM label); alone: all",
-  }),
+    description: "keep these privileges, '|'-separated: CGROUP (no cgroup move), CAP (no capability drop), LSM (no LSM label or seccomp); alone: all; the last of -e and -s decides",
+    // lxc-attach applies -s and -e in command-line order, the last winning:
+    // an -e that an -s follows is no -e at all (-s elevates every privilege),
+    // though, as there, its value must still be valid (toRequest reports it).
+    parse: async (input, ctx) => (namespacesOverrideElevated(ctx.argv) && privilegesValid(input) ? undefined : input),
+  })(),
   arch: Flags.string({ char: 'a', description: 'personality of the command (x86, i686, x86_64, amd64, linux32, linux64, ...)' }),
-  namespaces: Flags.string({ char: 's', description: "namespaces to join, '|'-separated (MOUNT, PID, UTSNAME, IPC, USER, NETWORK, CGROUP, TIME); implies -e" }),
+  namespaces: Flags.string({ char: 's', description: "namespaces to join, '|'-separated (MOUNT, PID, UTSNAME, IPC, USER, NETWORK, CGROUP, TIME); implies -e (all privileges) unless an -e follows it" }),
   'remount-sys-proc': Flags.boolean({ char: 'R', description: 'without the mount namespace, remount /proc and /sys for the joined namespaces' }),
   'clear-env': Flags.boolean({ description: 'start from a clean environment (PATH and container=lxc only)', exclusive: ['keep-env'] }),
   'keep-env': Flags.boolean({ description: "keep the caller's environment (the default)" }),
@@ -47,6 +51,7 @@ export interface AttachFlagValues {
   'oci-root'?: string | undefined;
   lxcpath?: string | undefined;
   rcfile?: string | undefined;
+  /** The last -e when no -s follows it (`-s … -eCAP`); an -e before the last -s counts for nothing, as with lxc-attach. */
   'elevated-privileges'?: string | undefined;
   arch?: string | undefined;
   namespaces?: string | undefined;
@@ -62,6 +67,11 @@ export interface AttachFlagValues {
   context?: string | undefined;
   cwd?: string | undefined;
   'preserve-fds'?: number | undefined;
+}
+
+/** Every '|'-separated token of an -e value is a privilege lxc-attach knows. */
+function privilegesValid(value: string): boolean {
+  return value.split('|').every((token) => PRIVILEGES.includes(token.trim() as ElevatedPrivilege));
 }
 
 const MAX_ID = 0xfffffffe; // (uid_t)-1 is "no change" for the kernel, never an id
@@ -110,6 +120,7 @@ export function toRequest(flags: AttachFlagValues, argv: readonly string[]): Att
     if (namespaces.length === 0) throw new Error('-s/--namespaces needs at least one namespace name');
   }
 
+  // An -e here came after any -s, and alone decides what is kept; without one, -s keeps everything (AttachRequest.elevated).
   let elevated: ElevatedPrivilege[] | undefined;
   if (flags['elevated-privileges'] !== undefined) {
     elevated = flags['elevated-privileges'].split('|').map((token) => {

@@ -27,7 +27,8 @@ import { LSM_OPTIONS, type LsmOptions } from './options.js';
  * label through it. The file leads nowhere but to that process's label.
  *
  * Steps aside (off, with the reason) on a host with neither AppArmor nor
- * SELinux, with -e LSM, and with -s (which implies -e).
+ * SELinux, with -e LSM, and with -s (which implies -e) unless an explicit
+ * `elevated` without LSM follows it (`-s UTSNAME -eCAP`).
  *
  * Needs: the target. Guarantees: the command runs under the label (AppArmor:
  * from the 'lsm' phase on; SELinux: from its exec).
@@ -43,7 +44,9 @@ export class ApplyLsmLabel implements Stage {
 
   toggle(request: AttachRequest): StageToggle {
     const context = request.selinuxContext;
-    const elevated = request.elevated?.includes('LSM') ? '-e LSM' : request.namespaces ? '-s (which implies -e)' : undefined;
+    // An explicit `elevated` alone decides (lxc-attach: the last of -s and -e wins); without it, -s keeps every privilege.
+    const elevated = request.elevated !== undefined ? (request.elevated.includes('LSM') ? '-e LSM' : undefined)
+      : request.namespaces ? '-s (which implies -e)' : undefined;
     // -c with -e refuses in plan, as lxc-attach refuses it, rather than drop the label silently.
     if (elevated && context === undefined) return { enabled: false, reason: `${elevated}: the command keeps the caller's label` };
     const lsm = activeLsm(this.options);
@@ -55,7 +58,8 @@ export class ApplyLsmLabel implements Stage {
     const { procRoot } = this.options;
     const { pid } = ctx.target;
     const context = ctx.request.selinuxContext;
-    if (context !== undefined && (ctx.request.elevated?.includes('LSM') || ctx.request.namespaces)) {
+    const { elevated, namespaces } = ctx.request;
+    if (context !== undefined && (elevated !== undefined ? elevated.includes('LSM') : namespaces !== undefined)) {
       throw new AttachError(ErrorCodes.BAD_REQUEST, `${this.id}: -c/--context cannot be combined with -e LSM or -s, which keep the caller's label`, { stage: this.id });
     }
     const lsm = activeLsm(this.options);

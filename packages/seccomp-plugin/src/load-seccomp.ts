@@ -48,10 +48,11 @@ export class LoadSeccomp implements Stage {
 
   constructor(@inject(SECCOMP_OPTIONS) private readonly options: SeccompOptions) {}
 
-  /** lxc-attach loads the profile only with LXC_ATTACH_LSM (attach.c, fetch_seccomp): -e LSM and -s turn it off. */
+  /** lxc-attach loads the profile only with LXC_ATTACH_LSM (attach.c, fetch_seccomp): -e LSM and -s (unless an -e without LSM follows it) turn it off. */
   toggle(request: AttachRequest): StageToggle {
+    // An explicit `elevated` alone decides (lxc-attach: the last of -s and -e wins); without it, -s keeps every privilege.
+    if (request.elevated === undefined && request.namespaces) return { enabled: false, reason: '-s implies -e, as with lxc-attach' };
     if (request.elevated?.includes('LSM')) return { enabled: false, reason: '-e LSM: lxc-attach loads no seccomp profile with elevated LSM privileges' };
-    if (request.namespaces) return { enabled: false, reason: '-s implies -e, as with lxc-attach' };
     return { enabled: true, reason: "the container's seccomp profile, if it has one" };
   }
 

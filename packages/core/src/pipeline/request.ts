@@ -35,9 +35,17 @@ export interface AttachRequest {
     /** --keep-var NAME, with policy 'clear'. */
     readonly keep?: readonly string[];
   };
-  /** -e: privileges kept. */
+  /**
+   * -e: privileges kept (CGROUP: no cgroup move; CAP: no capability drop;
+   * LSM: no LSM label and no seccomp profile). When given, it alone decides,
+   * with or without `namespaces`: `[]` keeps nothing. When absent, a request
+   * with `namespaces` keeps them all (lxc-attach's `-s` implies `-e`) and one
+   * without keeps none. lxc-attach applies `-s` and `-e` in command-line
+   * order, the last winning: a CLI sets this for `-s … -eCAP` (only CAP
+   * kept) and leaves it out for `-s` alone or `-eCAP -s …` (all kept).
+   */
   readonly elevated?: readonly ElevatedPrivilege[];
-  /** -s: namespace names to join (MOUNT, PID, ...); absent: all the target has. */
+  /** -s: namespace names to join (MOUNT, PID, ...); absent: all the target has. Without `elevated`, keeps every privilege (see `elevated`). */
   readonly namespaces?: readonly string[];
   /** -R: without the mount namespace, remount /proc and /sys for the joined namespaces. */
   readonly remountSysProc?: boolean;
