@@ -67,6 +67,7 @@ export interface AttachFlagValues {
   context?: string | undefined;
   cwd?: string | undefined;
   'preserve-fds'?: number | undefined;
+  logfile?: string | undefined;
 }
 
 /** Every '|'-separated token of an -e value is a privilege lxc-attach knows. */
@@ -89,6 +90,9 @@ function parseId(value: string, what: string): number | string {
 
 /** Flags (and, without -n, the first argument as the name, as lxc-attach) → request; refuses malformed values with one clear line. */
 export function toRequest(flags: AttachFlagValues, argv: readonly string[]): AttachRequest {
+  for (const [flag, what] of [['pty-log', '-L/--pty-log'], ['logfile', '-o/--logfile'], ['rcfile', '-f/--rcfile'], ['lxcpath', '-P/--lxcpath']] as const) {
+    if (flags[flag] === '') throw new Error(`${what}: an empty path`);
+  }
   const command = [...argv];
   let target: AttachTarget;
   if (flags.pid !== undefined) {

@@ -1,4 +1,5 @@
 import { appendFileSync } from 'node:fs';
+import { AttachError, ErrorCodes } from '@attachkit/core';
 
 /** LXC's log priorities, most verbose first (src/lxc/log.h). */
 export const LOG_PRIORITIES = ['TRACE', 'DEBUG', 'INFO', 'NOTICE', 'WARN', 'ERROR', 'CRIT', 'ALERT', 'FATAL'] as const;
@@ -14,6 +15,47 @@ export interface LogOptions {
   readonly priority: LogPriority;
   /** -n: the container's name, in each line as LXC writes it. */
   readonly name: string | undefined;
+  /** --json: the error on stderr is a JSON object (errorJson), for tools that drive the CLI. */
+  readonly json?: boolean;
+}
+
+/** What --json prints on stderr for an error: `{"error": {...}}`, every member present (null when it does not apply). */
+export interface ErrorJson {
+  readonly code: string;
+  readonly stage: string | null;
+  readonly operation: string | null;
+  readonly syscall: string | null;
+  readonly errno: number | null;
+  readonly message: string;
+}
+
+/**
+ * An error for tools: an AttachError's own code and details; anything else
+ * was thrown before an attach began (a usage error: an unknown option, a
+ * malformed value), AK_BAD_REQUEST.
+ */
+export function errorJson(message: string, err: unknown): ErrorJson {
+  const e = err instanceof AttachError ? err : undefined;
+  return {
+    code: e?.code ?? ErrorCodes.BAD_REQUEST,
+    stage: e?.stage ?? null,
+    operation: e?.operation ?? null,
+    syscall: e?.syscall ?? null,
+    errno: e?.errno ?? null,
+    message,
+  };
+}
+
+/**
+ * Whether an error is about the command line itself, found before any
+ * attach: oclif's parse errors (an unknown option, a missing value: what
+ * lxc-attach's getopt prints even with -q) and the CLI's own checks of the
+ * values (anything but an AttachError; lxc-attach's -q hides those, but a
+ * script that passes -q still needs to know its line is wrong). What the
+ * pipeline refuses (an AttachError, -s FOO included) is an attach's error.
+ */
+export function isUsageError(err: unknown): boolean {
+  return !(err instanceof AttachError);
 }
 
 /**
@@ -39,9 +81,11 @@ export class CliLog {
     }
   }
 
-  /** An error: the one line on stderr (unless -q) and in the log. */
-  error(message: string): void {
-    if (!this.options.quiet) process.stderr.write(`attachkit: ${message}\n`);
+  /** An error: the one line on stderr (unless -q and not a usage error; a JSON object with --json) and in the log. */
+  error(message: string, err?: unknown): void {
+    if (!this.options.quiet || (err !== undefined && isUsageError(err))) {
+      process.stderr.write(this.options.json ? `${JSON.stringify({ error: errorJson(message, err) })}\n` : `attachkit: ${message}\n`);
+    }
     this.write('ERROR', 'attach', message);
   }
 }
@@ -53,7 +97,7 @@ function timestamp(d: Date): string {
 }
 
 /**
- * -q, -o, -l and -n from argv, up to `--` (`-o F`, `-oF`, `--logfile F`,
+ * -q, -o, -l, -n and --json from argv, up to `--` (`-o F`, `-oF`, `--logfile F`,
  * `--logfile=F`). oclif validates them again; an invalid -l here just keeps
  * the default, and oclif reports it.
  */
@@ -62,6 +106,7 @@ export function logOptionsFrom(argv: readonly string[]): LogOptions {
   let file: string | undefined;
   let priority: LogPriority = 'ERROR';
   let name: string | undefined;
+  let json = false;
   const take = (short: string, long: string, i: number): [string | undefined, number] => {
     const arg = argv[i]!;
     if (arg === short || arg === long) return [argv[i + 1], i + 1];
@@ -72,6 +117,7 @@ export function logOptionsFrom(argv: readonly string[]): LogOptions {
   for (let i = 0; i < argv.length && argv[i] !== '--'; i++) {
     const arg = argv[i]!;
     if (arg === '-q' || arg === '--quiet') { quiet = true; continue; }
+    if (arg === '--json') { json = true; continue; }
     let value: string | undefined;
     if (arg.startsWith('-o') || arg.startsWith('--logfile')) {
       [value, i] = take('-o', '--logfile', i);
@@ -85,7 +131,7 @@ export function logOptionsFrom(argv: readonly string[]): LogOptions {
       if (value !== undefined) name = value;
     }
   }
-  return { quiet, file, priority, name };
+  return { quiet, file, priority, name, json };
 }
 
 let current = new CliLog({ quiet: false, file: undefined, priority: 'ERROR', name: undefined });

@@ -3,12 +3,13 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Interfaces } from '@oclif/core';
 import { expandBareElevated } from './argv.js';
+import { splitCommand } from './command-line.js';
 import { CliLog, logOptionsFrom, setCliLog } from './log.js';
 import { oneLine } from './one-line.js';
 
-/** Commands other than attach; anything else is an attach, so `attachkit --pid 1 -- id` works as lxc-attach's line does. */
-const COMMANDS = new Set(['attach', 'stages', 'doctor', 'autocomplete']);
-const PASS_THROUGH = new Set(['--help', '-h']);
+/** Commands that take an attach's options and a command; anything but the others is an attach, so `attachkit --pid 1 -- id` works as lxc-attach's line does. */
+const ATTACH_LIKE = new Set(['attach', 'stages']);
+const OTHERS = new Set(['doctor', 'autocomplete']);
 const PACKAGE_JSON = new URL('../../package.json', import.meta.url);
 /** Where oclif finds the CLI's package.json. */
 export const CLI_ROOT = dirname(fileURLToPath(PACKAGE_JSON));
@@ -52,19 +53,26 @@ function restoreEnvironment(): void {
 /** `attachkit ARGS`: route to a command (attach by default) and run it under oclif. */
 export async function main(argv: readonly string[], { oclif = CLI_ROOT, startup = 'from the modules' }: MainOptions = {}): Promise<void> {
   restoreEnvironment();
-  const options = argv.slice(0, argv.includes('--') ? argv.indexOf('--') : argv.length);
-  if (options.includes('--version')) {
-    // As lxc-attach --version: the version alone, on stdout; no framework to load for it.
+  const first = argv[0];
+  let routed: string[];
+  if (first === 'help') {
+    routed = [...argv.slice(1, 2), '--help']; // `help [COMMAND]`, as oclif's help plugin would; `help` alone lists the commands
+  } else if (first !== undefined && OTHERS.has(first)) {
+    routed = [...argv];
+  } else {
+    // -h, -? and --help give the attach's help, as lxc-attach's; its options end where its command starts (command-line.ts).
+    const [id, rest] = first !== undefined && ATTACH_LIKE.has(first) ? [first as 'attach' | 'stages', argv.slice(1)] : ['attach' as const, argv];
+    const { COMMANDS } = await import('./commands/index.js');
+    routed = [id, ...expandBareElevated(splitCommand(rest, COMMANDS[id].flags))];
+  }
+  if (routed.slice(0, routed.includes('--') ? routed.indexOf('--') : routed.length).includes('--version')) {
+    // As lxc-attach --version: the version alone, on stdout; no framework to run for it.
     process.stdout.write(`${(JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { version: string }).version}\n`);
     return;
   }
-  const log = new CliLog(logOptionsFrom(argv));
+  const log = new CliLog(logOptionsFrom(routed));
   setCliLog(log);
   log.write('DEBUG', 'startup', startup);
-  const first = argv[0];
-  const args = expandBareElevated(argv);
-  const routed = first === 'help' ? [...args.slice(1, 2), '--help'] // `help [COMMAND]`, as oclif's help plugin would
-    : first !== undefined && (COMMANDS.has(first) || PASS_THROUGH.has(first)) ? args : ['attach', ...args];
   const { run, flush } = await import('@oclif/core');
   try {
     await run(routed, oclif);
@@ -73,7 +81,7 @@ export async function main(argv: readonly string[], { oclif = CLI_ROOT, startup 
     if (!process.stdout.isTTY) await flush();
   } catch (err) {
     // Errors from oclif itself (unknown command...): one line, as every attachkit error.
-    log.error(oneLine(err instanceof Error ? err.message : String(err)));
-    process.exitCode = (err as { oclif?: { exit?: number } }).oclif?.exit ?? 1;
+    log.error(oneLine(err instanceof Error ? err.message : String(err)), err);
+    process.exitCode = (err as { oclif?: { exit?: number } }).oclif?.exit === 0 ? 0 : 1;
   }
 }

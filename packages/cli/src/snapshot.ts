@@ -119,7 +119,7 @@ function changedInput(): string | undefined {
 /** Why this run must start from the modules: its output depends on the environment now (see above), or oclif loads its command from disk. */
 function modulesNeeded(argv: readonly string[]): string | undefined {
   const options = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
-  if (argv[0] === 'help' || options.includes('--help') || options.includes('-h')) return 'help';
+  if (argv[0] === 'help' || options.includes('--help') || options.includes('-h') || options.includes('-?')) return 'help';
   if (argv[0] === 'autocomplete') return 'a plugin command';
   const debug = DEBUG_SWITCHES.find((name) => process.env[name]);
   if (debug) return `${debug} is set`;

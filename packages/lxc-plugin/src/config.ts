@@ -134,7 +134,8 @@ function include(path: string, out: ConfigEntry[], stack: readonly string[], fro
 /**
  * One line, as LXC's parse_line: blank lines and `#` comments are skipped, so
  * is any line that does not start with `lxc.` (LXC ignores those); a `lxc.`
- * line without `=` is malformed. Key and value are trimmed of blanks, and a
+ * line without `=` is malformed, and so is a key LXC does not know (LXC's
+ * set_config_unsupported_key: a misspelt `lxc.enviroment` is refused, not ignored). Key and value are trimmed of blanks, and a
  * value in matching single or double quotes loses them.
  */
 function parseLine(raw: string, file: string, line: number): ConfigEntry | undefined {
@@ -144,8 +145,42 @@ function parseLine(raw: string, file: string, line: number): ConfigEntry | undef
   const eq = text.indexOf('=');
   if (eq < 0) throw new LxcConfigError(`${file}:${line}: invalid configuration line '${text.trimEnd()}' (expected 'key = value')`, file, line);
   const key = text.slice(0, eq).replace(/[ \t\n\0]+$/, '');
+  if (!isKnownKey(key)) throw new LxcConfigError(`${file}:${line}: unsupported configuration key '${key}'`, file, line);
   let value = text.slice(eq + 1).replace(/^[ \t]+/, '').replace(/[ \t\n\0]+$/, '');
   const quote = value[0];
   if ((quote === '"' || quote === "'") && value.length > 1 && value.endsWith(quote)) value = value.slice(1, -1);
   return { key, value, file, line };
+}
+
+/**
+ * The keys LXC knows (src/lxc/confile.c, config_jump_table, LXC 5.0; as
+ * lxc.container.conf(5) lists them), and LXC 6's additions, so a newer
+ * container's config still reads. Checked against lxc-attach 5.0.2 -f.
+ */
+const KNOWN_KEYS = new Set([
+  'lxc.arch', 'lxc.apparmor.profile', 'lxc.apparmor.allow_incomplete', 'lxc.apparmor.allow_nesting', 'lxc.apparmor.raw',
+  'lxc.autodev', 'lxc.autodev.tmpfs.size', 'lxc.cap.drop', 'lxc.cap.keep',
+  'lxc.console.buffer.size', 'lxc.console.logfile', 'lxc.console.path', 'lxc.console.rotate', 'lxc.console.size',
+  'lxc.sched.core', 'lxc.environment', 'lxc.environment.runtime', 'lxc.environment.hooks', 'lxc.ephemeral', 'lxc.execute.cmd', 'lxc.group',
+  'lxc.hook', 'lxc.hook.autodev', 'lxc.hook.clone', 'lxc.hook.destroy', 'lxc.hook.mount', 'lxc.hook.post-stop', 'lxc.hook.pre-mount',
+  'lxc.hook.pre-start', 'lxc.hook.start', 'lxc.hook.start-host', 'lxc.hook.stop', 'lxc.hook.version',
+  'lxc.idmap', 'lxc.include', 'lxc.init.cmd', 'lxc.init.cwd', 'lxc.init.gid', 'lxc.init.groups', 'lxc.init.uid', 'lxc.keyring.session',
+  'lxc.log.file', 'lxc.log.level', 'lxc.log.syslog', 'lxc.monitor.signal.pdeath', 'lxc.monitor.unshare',
+  'lxc.mount.auto', 'lxc.mount.entry', 'lxc.mount.fstab', 'lxc.namespace.clone', 'lxc.namespace.keep',
+  'lxc.net', 'lxc.no_new_privs', 'lxc.pty.max', 'lxc.rootfs.managed', 'lxc.rootfs.mount', 'lxc.rootfs.options', 'lxc.rootfs.path',
+  'lxc.seccomp.allow_nesting', 'lxc.seccomp.notify.cookie', 'lxc.seccomp.notify.proxy', 'lxc.seccomp.profile',
+  'lxc.selinux.context', 'lxc.selinux.context.keyring', 'lxc.signal.halt', 'lxc.signal.reboot', 'lxc.signal.stop',
+  'lxc.start.auto', 'lxc.start.delay', 'lxc.start.order', 'lxc.time.offset.boot', 'lxc.time.offset.monotonic',
+  'lxc.tty.dir', 'lxc.tty.max', 'lxc.uts.name',
+]);
+/**
+ * LXC's non-strict entries, matched as prefixes: `lxc.cgroup` takes
+ * lxc.cgroup.*, lxc.cgroup2.* and lxc.cgroup.dir.*; the rest name a
+ * controller file, a limit, a sysctl, a /proc file, a network or namespace.
+ */
+const KEY_PREFIXES = ['lxc.cgroup', 'lxc.prlimit', 'lxc.sysctl', 'lxc.proc', 'lxc.net.', 'lxc.namespace.share.'];
+
+/** Whether LXC would take this key (its lxc_get_config), rather than refuse it as unsupported. */
+export function isKnownKey(key: string): boolean {
+  return KNOWN_KEYS.has(key) || KEY_PREFIXES.some((prefix) => key.startsWith(prefix));
 }

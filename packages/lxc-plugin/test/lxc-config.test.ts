@@ -35,13 +35,13 @@ describe('readLxcConfig', () => {
   });
 
   it('should trim blanks around key and value and strip matching quotes, as LXC', () => {
-    const config = readLxcConfig(file('\tlxc.a=1\nlxc.b =  two words \t\nlxc.c = "quoted"\nlxc.d = \'single\'\nlxc.e = "unbalanced\nlxc.f = x=y\n'));
-    assert.deepEqual(['a', 'b', 'c', 'd', 'e', 'f'].map((k) => config.get(`lxc.${k}`)), ['1', 'two words', 'quoted', 'single', '"unbalanced', 'x=y']);
+    const config = readLxcConfig(file('\tlxc.sysctl.a=1\nlxc.sysctl.b =  two words \t\nlxc.sysctl.c = "quoted"\nlxc.sysctl.d = \'single\'\nlxc.sysctl.e = "unbalanced\nlxc.sysctl.f = x=y\n'));
+    assert.deepEqual(['a', 'b', 'c', 'd', 'e', 'f'].map((k) => config.get(`lxc.sysctl.${k}`)), ['1', 'two words', 'quoted', 'single', '"unbalanced', 'x=y']);
   });
 
   it('should ignore lines that are not lxc. keys, as LXC does', () => {
-    const config = readLxcConfig(file('foo = bar\nnot a key\nlxc.x = 1\n'));
-    assert.deepEqual(config.entries.map((e) => e.key), ['lxc.x']);
+    const config = readLxcConfig(file('foo = bar\nnot a key\nlxc.sysctl.x = 1\n'));
+    assert.deepEqual(config.entries.map((e) => e.key), ['lxc.sysctl.x']);
   });
 
   it('should clear the earlier values of a key set to an empty value', () => {
@@ -51,8 +51,16 @@ describe('readLxcConfig', () => {
   });
 
   it('should refuse a malformed lxc. line, naming the file and line', () => {
-    const path = file('lxc.a = 1\n\nlxc.no.equals.sign\n');
+    const path = file('lxc.sysctl.a = 1\n\nlxc.no.equals.sign\n');
     refuses(path, new RegExp(`^${path}:3: invalid configuration line 'lxc.no.equals.sign'`));
+  });
+
+  it('should refuse a key LXC does not know, naming the file and line, and take its prefixed families', () => {
+    const path = file('lxc.uts.name = c1\nlxc.enviroment = X=1\n');
+    refuses(path, new RegExp(`^${path}:2: unsupported configuration key 'lxc.enviroment'$`));
+    refuses(file('lxc.cap.dropx = a\n'), /:1: unsupported configuration key 'lxc.cap.dropx'$/);
+    const ok = readLxcConfig(file('lxc.cgroup2.memory.max = 1G\nlxc.net.0.type = veth\nlxc.prlimit.nofile = 10\nlxc.namespace.share.net = x\nlxc.hook.pre-start = /x\n'));
+    assert.equal(ok.entries.length, 5);
   });
 
   it('should name the file when the top-level config cannot be read', () => {
@@ -80,11 +88,11 @@ describe('readLxcConfig', () => {
   });
 
   it('should take a missing directory (a path ending in /) as empty, as LXC', () => {
-    assert.deepEqual(readLxcConfig(file(`lxc.include = ${dir}/no-such-dir/\nlxc.a = 1\n`)).get('lxc.a'), '1');
+    assert.deepEqual(readLxcConfig(file(`lxc.include = ${dir}/no-such-dir/\nlxc.sysctl.a = 1\n`)).get('lxc.sysctl.a'), '1');
   });
 
   it('should refuse a missing included file, naming the including file and line', () => {
-    const path = file(`lxc.a = 1\nlxc.include = ${dir}/missing.conf\n`);
+    const path = file(`lxc.sysctl.a = 1\nlxc.include = ${dir}/missing.conf\n`);
     refuses(path, new RegExp(`^${path}:2: lxc.include = ${dir}/missing.conf: cannot read the included file: ENOENT \\(No such file or directory\\)$`));
   });
 
@@ -98,7 +106,7 @@ describe('readLxcConfig', () => {
   it('should refuse an include cycle, naming the line and the chain, and allow a file included twice', () => {
     const a = join(dir, 'cycle-a.conf');
     const b = file(`lxc.include = ${a}\n`, 'cycle-b.conf');
-    file(`lxc.x = 1\nlxc.include = ${b}\n`, 'cycle-a.conf');
+    file(`lxc.sysctl.x = 1\nlxc.include = ${b}\n`, 'cycle-a.conf');
     refuses(a, new RegExp(`^${b}:1: lxc.include = ${a}: include cycle \\(${a} → ${b} → ${a}\\)$`));
     const self = join(dir, 'self.conf');
     symlinkSync(self, join(dir, 'self-link.conf'));

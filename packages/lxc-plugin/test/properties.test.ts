@@ -50,11 +50,11 @@ describe('LXC config reader (properties)', () => {
 
   it('should read back every key = value it was given, in order, whatever the spacing and quoting', () => {
     const value = fc.string({ minLength: 1, maxLength: 12 }).filter((v) => !/[\n\r\0]/.test(v) && v.trim() !== '' && !/^["']/.test(v.trim()));
-    const pair = fc.tuple(fc.constantFrom('lxc.a', 'lxc.b.c'), value, fc.constantFrom('', ' ', '\t'), fc.constantFrom('', '"', "'"));
+    const pair = fc.tuple(fc.constantFrom('lxc.sysctl.a', 'lxc.sysctl.b.c'), value, fc.constantFrom('', ' ', '\t'), fc.constantFrom('', '"', "'"));
     fc.assert(fc.property(fc.array(pair, { minLength: 1, maxLength: 10 }), (pairs) => {
       writeFileSync(join(dir, 'p.conf'), pairs.map(([k, v, pad, q]) => `${pad}${k}${pad}=${pad}${q}${v.trim()}${q}${pad}`).join('\n'));
       const config = readLxcConfig(join(dir, 'p.conf'));
-      for (const key of ['lxc.a', 'lxc.b.c']) {
+      for (const key of ['lxc.sysctl.a', 'lxc.sysctl.b.c']) {
         assert.deepEqual(config.getAll(key), pairs.filter(([k]) => k === key).map(([, v]) => v.trim()));
       }
     }), { numRuns: 300 });

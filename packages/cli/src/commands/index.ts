@@ -1,4 +1,5 @@
 import Attach from './attach.js';
+import Autocomplete from './autocomplete.js';
 import Doctor from './doctor.js';
 import Stages from './stages.js';
 
@@ -7,4 +8,4 @@ import Stages from './stages.js';
  * that a bundle (and the V8 start-up snapshot, docs/startup.md) can hold,
  * instead of a directory oclif scans and imports file by file.
  */
-export const COMMANDS = { attach: Attach, doctor: Doctor, stages: Stages };
+export const COMMANDS = { attach: Attach, autocomplete: Autocomplete, doctor: Doctor, stages: Stages };

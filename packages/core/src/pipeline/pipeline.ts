@@ -3,7 +3,7 @@ import { AttachError, ErrorCodes } from '../errors.js';
 import { abortReason, startExecutor } from '../executor/launch.js';
 import { LIBC, realLibc, type Libc } from '../libc/libc.js';
 import { AttachedProcess, type AttachResult } from './attached.js';
-import { AttachSession, stageError } from './context.js';
+import { AttachSession, stageError, type StageContext } from './context.js';
 import { orderStages } from './order.js';
 import type { AttachRequest } from './request.js';
 import { enabledByDefault, STAGE, type Stage, type StageToggle } from './stage.js';
@@ -91,6 +91,29 @@ export class Pipeline {
   /** The resolved pipeline for a request: order, and which stages are on and why. */
   describe(request: AttachRequest): StagePlanEntry[] {
     return this.order().map((s) => ({ id: s.id, description: s.description, ...toggleOf(s, request) }));
+  }
+
+  /**
+   * Resolve the target as spawn() would, with the resolve-target stage alone
+   * (it needs no executor), and hand `use` a context that sees the target
+   * and what its plugin published (CONTAINER_MODEL, …); what resolving
+   * opened is released once `use` has returned. For tools that show what an
+   * attach would do (`attachkit stages -n c1`).
+   */
+  async inspectTarget<T>(request: AttachRequest, use: (ctx: StageContext) => T | Promise<T>): Promise<T> {
+    const stage = this.order().find((s) => s.id === 'resolve-target');
+    if (!stage) throw new AttachError(ErrorCodes.STAGE_ORDER, "the pipeline has no 'resolve-target' stage");
+    const session = new AttachSession(request, this.libc);
+    try {
+      try {
+        await stage.plan(session.contextFor(stage.id));
+      } catch (err) {
+        throw stageError(stage.id, 'planning', err);
+      }
+      return await use(session.contextFor('inspect'));
+    } finally {
+      session.release(false);
+    }
   }
 
   /** Start the command inside the target; resolves once it has been exec'd. */

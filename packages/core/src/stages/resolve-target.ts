@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { injectable, injectAll } from '../di.js';
 import { AttachError, ErrorCodes, SyscallError } from '../errors.js';
 import { describeErrno } from '../libc/errno.js';
@@ -16,7 +17,11 @@ import { TARGET_RESOLVER, type TargetResolver } from '../pipeline/target.js';
  *   that accepts it, a target plugin's (an LXC container by name, …), which
  *   holds the container's init and publishes its CONTAINER_MODEL.
  *
- * Needs: nothing. Guarantees: ctx.target, with a live pidfd until the attach started.
+ * A kernel thread (PF_KTHREAD in /proc/<pid>/stat, read once the pidfd holds
+ * it) is refused: it has no namespaces of its own to enter and no userspace
+ * to exec in (lxc-attach cannot attach to one either).
+ *
+ * Needs: nothing. Guarantees: ctx.target, with a live pidfd until the attach started, not a kernel thread.
  */
 @injectable()
 export class ResolveTarget implements Stage {
@@ -30,6 +35,7 @@ export class ResolveTarget implements Stage {
     const { target } = ctx.request;
     if (hasTargetPid(target)) {
       ctx.setTarget(this.byPid(ctx, target.pid));
+      this.refuseKernelThread(ctx);
       return;
     }
     const resolver = this.resolvers.find((r) => r.accepts(target));
@@ -40,6 +46,17 @@ export class ResolveTarget implements Stage {
         { stage: this.id });
     }
     ctx.setTarget(await resolver.resolve(ctx, target));
+    this.refuseKernelThread(ctx);
+  }
+
+  /** PF_KTHREAD in the flags (field 9) of /proc/<pid>/stat, read through ctx.readTarget so the pid is still the one the pidfd holds. */
+  private refuseKernelThread(ctx: StageContext): void {
+    const { pid, description } = ctx.target;
+    const stat = ctx.readTarget(() => readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    if (!isKernelThread(stat)) return;
+    throw new AttachError(ErrorCodes.TARGET,
+      `${this.id}: ${description} is a kernel thread: it has no namespaces of its own to enter and no userspace to run a command in`,
+      { stage: this.id, operation: `check ${description}` });
   }
 
   private byPid(ctx: StageContext, pid: number): ResolvedTarget {
@@ -60,4 +77,15 @@ export class ResolveTarget implements Stage {
     ctx.defer(() => ctx.libc.close(pidfd));
     return { pid, pidfd, description: `pid ${pid}` };
   }
+}
+
+/** include/linux/sched.h: I am a kernel thread. */
+const PF_KTHREAD = 0x00200000;
+
+/** Whether a /proc/<pid>/stat line is a kernel thread's: flags, field 9, counted after comm's closing parenthesis (comm may hold spaces and parentheses). */
+export function isKernelThread(stat: string): boolean {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const flags = Number(fields[6]);
+  if (!Number.isSafeInteger(flags)) throw new Error(`unexpected /proc/<pid>/stat: ${stat.slice(0, 80)}`);
+  return (flags & PF_KTHREAD) !== 0;
 }
