@@ -48,16 +48,18 @@ export function resolveOci(ctx: StageContext, target: OciTarget): ResolvedTarget
   // The state names a pid; only its start time proves the process is that
   // container's init and not a recycled pid. Read after the pidfd is held,
   // then the pidfd proves the process read is the one held.
-  let started: number | undefined;
+  let stat: { started: number; state: string } | undefined;
   try {
-    started = startTime(state.pid);
+    stat = procStat(state.pid);
     ctx.libc.pidfdSendSignal(pidfd, 0);
   } catch {
-    started = undefined;
+    stat = undefined;
   }
-  if (started !== state.startTime) {
-    throw fail(ErrorCodes.TARGET, `${what} is not running (pid ${state.pid} ${started === undefined ? 'is gone' : `started at ${started}, its init at ${state.startTime}: a recycled pid`})`);
+  if (stat?.started !== state.startTime) {
+    throw fail(ErrorCodes.TARGET, `${what} is not running (pid ${state.pid} ${stat === undefined ? 'is gone' : `started at ${stat.started}, its init at ${state.startTime}: a recycled pid`})`);
   }
+  // A dead init not yet reaped keeps its pid and start time, but no namespaces to enter.
+  if (stat.state === 'Z' || stat.state === 'X') throw fail(ErrorCodes.TARGET, `${what} is not running (its init, pid ${state.pid}, has exited)`);
   try {
     ctx.set(CONTAINER_MODEL, readSpec(state).model);
   } catch (err) {
@@ -67,8 +69,9 @@ export function resolveOci(ctx: StageContext, target: OciTarget): ResolvedTarget
   return { pid: state.pid, pidfd, description: `${what}, init pid ${state.pid}` };
 }
 
-/** Field 22 of /proc/<pid>/stat: clock ticks after boot (after the command name, which may hold spaces and parentheses). */
-function startTime(pid: number): number {
+/** Fields 3 (state) and 22 (start time, clock ticks after boot) of /proc/<pid>/stat, read after the command name, which may hold spaces and parentheses. */
+function procStat(pid: number): { started: number; state: string } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0]!, started: Number(fields[19]) };
 }

@@ -45,8 +45,11 @@ export function findContainer(id: string, root?: string): OciState {
       names = readdirSync(r.dir);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
+      if (root !== undefined) {
+        const hint = code === 'EACCES' || code === 'EPERM' ? ': it is not readable by this user (the runtime runs as root: run attachkit as root)' : '';
+        throw new OciStateError(`cannot read the state root ${r.dir}: ${code ?? (err as Error).message}${hint}`);
+      }
       if (code === 'EACCES' || code === 'EPERM') unreadable.push(`${r.dir} (${code})`);
-      else if (root !== undefined) throw new OciStateError(`cannot read the state root ${r.dir}: ${code ?? (err as Error).message}`);
       continue;
     }
     for (const name of names) {
