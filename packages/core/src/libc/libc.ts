@@ -6,6 +6,7 @@ import {
 } from './constants.js';
 import { syscallNumber, type SyscallName } from './syscalls.js';
 
+const POSIX_SPAWN_SETPGROUP = 0x02;
 const POSIX_SPAWN_SETSIGDEF = 0x04;
 const POSIX_SPAWN_SETSIGMASK = 0x08;
 /** sigset_t in glibc: 1024 bits. */
@@ -45,8 +46,8 @@ export interface Libc {
   socketpair(): [number, number];
   /**
    * posix_spawn(3) of `path` with `argv`, an empty environment, every signal
-   * at its default disposition and none blocked, and fds[i] at fd i in the
-   * child. vfork-fast (the Node process is not copied, as a fork would); the
+   * at its default disposition and none blocked, in a process group of its
+   * own, and fds[i] at fd i in the child. vfork-fast (the Node process is not copied, as a fork would); the
    * caller reaps the child. Returns its pid.
    */
   spawn(path: string, argv: readonly string[], fds: readonly number[]): number;
@@ -129,6 +130,7 @@ export class KoffiLibc implements Libc {
   private readonly rawActionsDestroy = this.lib.func('int posix_spawn_file_actions_destroy(uint8_t *actions)');
   private readonly rawAttrInit = this.lib.func('int posix_spawnattr_init(uint8_t *attr)');
   private readonly rawAttrFlags = this.lib.func('int posix_spawnattr_setflags(uint8_t *attr, short flags)');
+  private readonly rawAttrPgroup = this.lib.func('int posix_spawnattr_setpgroup(uint8_t *attr, int pgroup)');
   private readonly rawAttrMask = this.lib.func('int posix_spawnattr_setsigmask(uint8_t *attr, const uint8_t *set)');
   private readonly rawAttrDefault = this.lib.func('int posix_spawnattr_setsigdefault(uint8_t *attr, const uint8_t *set)');
   private readonly rawAttrDestroy = this.lib.func('int posix_spawnattr_destroy(uint8_t *attr)');
@@ -269,7 +271,11 @@ export class KoffiLibc implements Libc {
     try {
       for (const fd of fds) sources.push(this.fcntl(fd, F_DUPFD_CLOEXEC, fds.length));
       sources.forEach((fd, i) => this.check('posix_spawn_file_actions_adddup2', this.rawActionsDup2(actions, fd, i)));
-      this.check('posix_spawnattr_setflags', this.rawAttrFlags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK));
+      // Its own process group: the keys of the caller's terminal (Ctrl-C, Ctrl-Z)
+      // signal the caller's foreground group, and must not kill or stop an
+      // attach half made; attachkit decides what they do to it.
+      this.check('posix_spawnattr_setflags', this.rawAttrFlags(attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK));
+      this.check('posix_spawnattr_setpgroup', this.rawAttrPgroup(attr, 0));
       this.check('posix_spawnattr_setsigmask', this.rawAttrMask(attr, Buffer.alloc(SIGSET_SIZE)));
       // Node ignores SIGPIPE; ignored signals would survive the exec.
       this.check('posix_spawnattr_setsigdefault', this.rawAttrDefault(attr, Buffer.alloc(SIGSET_SIZE, 0xff)));
