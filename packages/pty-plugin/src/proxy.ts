@@ -5,7 +5,7 @@ import { ReadStream } from 'node:tty';
 import { F_DUPFD_CLOEXEC, F_GETFL, F_SETFL, O_NONBLOCK, realLibc, SyscallError, type AttachedProcess, type AttachResult, type Libc } from '@attachkit/core';
 import { MasterWriter } from './master-writer.js';
 import type { PtySession } from './session.js';
-import { eofChar, getTermios, getWinsize, rawOutputTermios, rawTermios, setTermios, setWinsize } from './termios.js';
+import { eofChar, getTermios, getWinsize, isCanonical, rawOutputTermios, rawTermios, setTermios, setWinsize, withoutEof } from './termios.js';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -23,7 +23,9 @@ const LF = 0x0a;
  *   an error, an uncaught exception (process 'exit'); Node itself restores
  *   the startup modes of fds 0-2 when a signal kills it.
  * - Keys typed before the command started wait in the caller's terminal and
- *   are read now: nothing is flushed (lxc-attach flushes them).
+ *   are read now: nothing is flushed (lxc-attach flushes them). An
+ *   end-of-file pending there is not a key: it is dropped, never passed on
+ *   as the NUL byte the kernel keeps for it (enterRawMode).
  * - The window size is copied to the pty now and on every SIGWINCH; the
  *   kernel then signals the command's foreground job.
  * - EOF on the caller's stdin becomes the pty's EOF character, as typing
@@ -47,6 +49,7 @@ const LF = 0x0a;
  */
 export async function proxyTerminal(
   proc: AttachedProcess, session: PtySession, libc: Libc = realLibc(), drainLimits: DrainLimits = DRAIN_LIMITS,
+  options: ProxyOptions = {},
 ): Promise<AttachResult> {
   let proxy: TerminalProxy;
   try {
@@ -56,12 +59,65 @@ export async function proxyTerminal(
     await proc.exited;
     throw err;
   }
+  options.control?.bind(proxy);
   try {
     const result = await proc.exited;
     await proxy.drain(drainLimits);
     return result;
   } finally {
+    options.control?.bind(undefined);
     proxy.finish();
+  }
+}
+
+export interface ProxyOptions {
+  /** Hang up, suspend and resume the proxy from outside (the CLI's signal handling). */
+  readonly control?: TerminalControl;
+}
+
+interface Controllable {
+  hangUpSession(): void;
+  suspend(): void;
+  resume(): void;
+}
+
+/**
+ * What the caller of proxyTerminal() can do to a running proxy; each call
+ * does nothing when no proxy runs (before it starts, a hang-up is kept
+ * for it).
+ */
+export class TerminalControl {
+  private proxy: Controllable | undefined;
+  private hungUp = false;
+
+  /** @internal proxyTerminal() binds itself while it runs. */
+  bind(proxy: Controllable | undefined): void {
+    this.proxy = proxy;
+    if (proxy && this.hungUp) proxy.hangUpSession();
+  }
+
+  /**
+   * Hang up the command's terminal, as a terminal emulator that closes does
+   * (and as lxc-attach's death does): the caller's terminal is restored and
+   * no longer read, and the master is closed, so the kernel hangs up the
+   * pty — the command (its session leader) gets SIGHUP and SIGCONT, and
+   * when it exits its foreground job gets SIGHUP. Output not yet read is
+   * lost. proxyTerminal() still resolves with the command's result once it
+   * has exited.
+   */
+  hangUp(): void {
+    this.hungUp = true;
+    this.proxy?.hangUpSession();
+  }
+
+  /** Give the caller's terminal its own modes back (before attachkit stops itself: Ctrl-Z). */
+  suspend(): void {
+    this.proxy?.suspend();
+  }
+
+  /** Set the proxy's modes again (attachkit continued: fg). */
+  resume(): void {
+    this.proxy?.resume();
   }
 }
 
@@ -95,7 +151,8 @@ const DRAIN_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP',
 
 class TerminalProxy {
   private readonly master: number;
-  private readonly modes: Array<{ fd: number; original: Buffer }> = [];
+  private readonly modes: Array<{ fd: number; original: Buffer; applied?: Buffer }> = [];
+  private suspended = false;
   private readonly streams: ReadStream[] = [];
   /** Where the output goes: the caller's terminal, reopened (openOutput). */
   private readonly out: number | undefined;
@@ -104,6 +161,8 @@ class TerminalProxy {
   private outBroken = false;
   private hungUp = false;
   private log: number | undefined;
+  /** Until hangUpSession() has closed it. */
+  private masterOpen = true;
   private readonly onWinch: () => void;
   private readonly onExit: () => void;
   private input: MasterWriter | undefined;
@@ -126,14 +185,15 @@ class TerminalProxy {
       // opened blocking): the keys' writer needs EAGAIN on a full pty, and the
       // drain needs it on an empty one that another process still holds.
       this.libc.fcntl(this.master, F_SETFL, this.libc.fcntl(this.master, F_GETFL, 0) | O_NONBLOCK);
-      if (stdin !== null) this.setMode(stdin, rawTermios);
+      let typedAhead: Buffer | undefined;
+      if (stdin !== null) typedAhead = this.enterRawMode(stdin);
       if (stdin === null || !sameTerminal(stdin, output)) this.setMode(output, rawOutputTermios);
       this.resize(stdin ?? output);
       process.on('SIGWINCH', this.onWinch);
       this.out = openOutput(output);
       if (this.out !== output) this.fds.push(this.out);
       this.readMaster();
-      if (stdin !== null) this.readInput(stdin);
+      if (stdin !== null) this.readInput(stdin, typedAhead);
     } catch (err) {
       this.finish();
       throw err;
@@ -152,6 +212,7 @@ class TerminalProxy {
     // The caller's keys are for its shell now, not for whatever still holds the pty.
     this.input?.close();
     this.stopInput();
+    if (!this.masterOpen) return;
     const deadline = performance.now() + limits.maxMs;
     const byteLimit = this.delivered + limits.maxBytes;
     let stopped = false;
@@ -197,7 +258,8 @@ class TerminalProxy {
     process.off('SIGWINCH', this.onWinch);
     this.input?.close();
     for (const s of this.streams) s.destroy();
-    for (const fd of [...this.fds, this.master]) closeQuietly(fd);
+    for (const fd of this.masterOpen ? [...this.fds, this.master] : this.fds) closeQuietly(fd);
+    this.masterOpen = false;
     if (this.log !== undefined) closeQuietly(this.log);
     this.restoreModes();
     process.off('exit', this.onExit);
@@ -207,8 +269,61 @@ class TerminalProxy {
   private setMode(fd: number, mode: (original: Buffer) => Buffer): void {
     const original = getTermios(this.libc, fd);
     // Saved first: a failure half way still restores.
-    this.modes.push({ fd, original });
-    setTermios(this.libc, fd, mode(original));
+    const saved: { fd: number; original: Buffer; applied?: Buffer } = { fd, original };
+    this.modes.push(saved);
+    saved.applied = mode(original);
+    setTermios(this.libc, fd, saved.applied);
+  }
+
+  /** The caller's terminal modes back as they were, kept for resume(). */
+  suspend(): void {
+    if (this.finished || this.suspended) return;
+    this.suspended = true;
+    for (const { fd, original } of [...this.modes].reverse()) {
+      try {
+        setTermios(this.libc, fd, original, true);
+      } catch {
+        // gone
+      }
+    }
+  }
+
+  resume(): void {
+    if (this.finished || !this.suspended) return;
+    this.suspended = false;
+    for (const { fd, applied } of this.modes) {
+      try {
+        if (applied) setTermios(this.libc, fd, applied);
+      } catch {
+        // gone
+      }
+    }
+  }
+
+  /**
+   * Raw mode for the caller's stdin terminal, keeping what was typed ahead
+   * but no end-of-file that is pending there. In canonical mode the kernel
+   * keeps an EOF (VEOF typed, or sent by a program such as script(1) when
+   * its own stdin ends) in the input buffer as a NUL byte marked as a line's
+   * end; a canonical read() consumes it as a 0-length read, but once the
+   * terminal is raw it is read as a NUL that nobody typed. So, before the
+   * switch: VEOF is disabled (TCSANOW; an EOF arriving from now on is the
+   * plain character, as in raw mode), every complete line waiting is read
+   * in canonical mode, each EOF mark dropped; then raw mode (TCSANOW: a
+   * partial line stays and is read raw). Returns the lines read.
+   */
+  private enterRawMode(fd: number): Buffer | undefined {
+    const original = getTermios(this.libc, fd);
+    this.modes.push({ fd, original }); // saved first: a failure half way still restores (applied: once set)
+    let typedAhead: Buffer | undefined;
+    if (isCanonical(original)) {
+      setTermios(this.libc, fd, withoutEof(original));
+      typedAhead = readCompleteLines(fd);
+    }
+    const raw = rawTermios(original);
+    setTermios(this.libc, fd, raw);
+    this.modes[this.modes.length - 1]!.applied = raw;
+    return typedAhead;
   }
 
   private restoreModes(): void {
@@ -221,7 +336,25 @@ class TerminalProxy {
     }
   }
 
+  /**
+   * Hang up the command's terminal (ProxyOptions.hangUp): restore the
+   * caller's, stop reading it, and close every fd of the master we hold —
+   * the pty's end comes with the last one.
+   */
+  hangUpSession(): void {
+    if (this.finished || !this.masterOpen) return;
+    this.input?.close();
+    this.stopInput();
+    this.restoreModes();
+    this.masterOpen = false;
+    process.off('SIGWINCH', this.onWinch);
+    for (const s of this.streams) s.destroy(); // the master's duplicate (the output stream) closes with it
+    this.streams.length = 0;
+    closeQuietly(this.master);
+  }
+
   private resize(from: number): void {
+    if (!this.masterOpen) return;
     try {
       setWinsize(this.libc, this.master, getWinsize(this.libc, from));
     } catch {
@@ -249,7 +382,7 @@ class TerminalProxy {
     stream.on('error', () => { /* EIO: the command side is all closed; the drain confirms it */ });
   }
 
-  private readInput(fd: number): void {
+  private readInput(fd: number, typedAhead: Buffer | undefined): void {
     // On a duplicate: libuv reads a terminal through a description of its
     // own, which it puts over the fd it was given (and leaves that fd open);
     // the caller's fd stays as it was.
@@ -260,6 +393,10 @@ class TerminalProxy {
     this.inputStream = { stream, fd: dup };
     const input = (this.input = new MasterWriter(this.master, (high) => (high ? stream.pause() : stream.resume())));
     let last: number | undefined;
+    if (typedAhead?.length) {
+      last = typedAhead[typedAhead.length - 1];
+      input.write(typedAhead);
+    }
     stream.on('data', (chunk: Buffer) => {
       last = chunk[chunk.length - 1];
       input.write(chunk);
@@ -365,6 +502,39 @@ function detachHungUpStdio(libc: Libc): void {
       }
     }
   }
+}
+
+/**
+ * The complete lines waiting in a canonical-mode terminal, read through a
+ * non-blocking description of our own (the caller's stays as it was), as a
+ * canonical read() returns them: one line at a time, a 0-length read for an
+ * EOF mark (dropped). Stops at the first EAGAIN: what is left is a partial
+ * line, read raw later. Bounded, should something keep writing lines.
+ */
+function readCompleteLines(fd: number): Buffer | undefined {
+  let own: number;
+  try {
+    own = openSync(`/proc/self/fd/${fd}`, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch {
+    return undefined;
+  }
+  const chunks: Buffer[] = [];
+  try {
+    const buf = Buffer.allocUnsafe(4096);
+    for (let total = 0, reads = 0; total < 1024 * 1024 && reads < 4096; reads++) {
+      let n: number;
+      try {
+        n = readSync(own, buf, 0, buf.length, null);
+      } catch {
+        break; // EAGAIN: no complete line left (or the terminal is gone)
+      }
+      if (n > 0) chunks.push(Buffer.from(buf.subarray(0, n)));
+      total += n;
+    }
+  } finally {
+    closeQuietly(own);
+  }
+  return chunks.length ? Buffer.concat(chunks) : undefined;
 }
 
 function isTerminal(libc: Libc, fd: number): boolean {

@@ -54,6 +54,18 @@ function outputRawFlag(t: Buffer): number {
   return (t.readUInt32LE(C_OFLAG) & ~OPOST) >>> 0;
 }
 
+/** Whether a terminal's settings are canonical mode (line editing). */
+export function isCanonical(termios: Buffer): boolean {
+  return (termios.readUInt32LE(C_LFLAG) & ICANON) !== 0;
+}
+
+/** The same settings with no end-of-file character (VEOF disabled: _POSIX_VDISABLE, a NUL). */
+export function withoutEof(original: Buffer): Buffer {
+  const t = Buffer.from(original);
+  t[C_CC + VEOF] = 0;
+  return t;
+}
+
 /** The end-of-file character of a terminal's settings (Ctrl-D unless changed). */
 export function eofChar(termios: Buffer): number {
   return termios[C_CC + VEOF]!;

@@ -1,9 +1,10 @@
 import { readdirSync, readlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { isatty } from 'node:tty';
 import { Flags } from '@oclif/core';
 import { constants } from 'node:os';
 import { AttachError, ErrorCodes, executorPath, type AttachRequest, type Pipeline } from '@attachkit/core';
-import { proxyTerminal, PTY } from '@attachkit/pty-plugin';
+import { proxyTerminal, PTY, TerminalControl } from '@attachkit/pty-plugin';
 import { positionals } from '../argv.js';
 import { BaseCommand } from '../base-command.js';
 import { attachFlags, toRequest } from '../flags.js';
@@ -13,9 +14,18 @@ import { SignalForwarder } from '../signals.js';
 
 export default class Attach extends BaseCommand {
   static override summary = 'Run a command inside a running container or process, with its isolation';
+  static override description = [
+    'The options end at the first argument that is not one, after the target (without -n, --pid or --oci, the first such argument is',
+    "the container's name, as lxc-attach's): `-n c1 ls -l /etc` runs `ls -l /etc`. Everything from there, or after `--`, is the",
+    "command, as given; with none, the target user's shell. -h, -? and --help print this help; `attachkit help` lists the other",
+    'commands: stages (the resolved pipeline for these options and target), doctor (what this host offers) and autocomplete.',
+    '\n\nErrors are one line on stderr and status 1 (usage errors too); with --json, a JSON object on stderr,',
+    '{"error": {code, stage, operation, syscall, errno, message}}. -q drops the line of a failed attach, never a usage error.',
+  ].join(' ');
   static override usage = ['-n NAME [OPTIONS] [-- COMMAND [ARG...]]', '--oci ID [--oci-root DIR] [OPTIONS] [-- COMMAND [ARG...]]', '--pid PID [OPTIONS] [-- COMMAND [ARG...]]'];
   static override examples = [
     '<%= config.bin %> -n c1 -- hostname',
+    '<%= config.bin %> -n c1 ls -l /etc',
     '<%= config.bin %> --oci 3f2a9c -- id',
     '<%= config.bin %> --pid 4089 -- hostname',
     '<%= config.bin %> --pid 4089 --clear-env -v LANG=C.UTF-8 -- env',
@@ -24,8 +34,11 @@ export default class Attach extends BaseCommand {
   static override strict = false;
   static override flags = {
     ...attachFlags,
-    detach: Flags.boolean({ char: 'd', description: 'start the command with its stdio on /dev/null, print its pid and return (as runc exec -d)' }),
-    json: Flags.boolean({ description: 'with -d: print {"pid": N} as JSON' }),
+    detach: Flags.boolean({
+      char: 'd',
+      description: "start the command with its stdio on /dev/null, print its pid (the host's pid, not the one inside the container) and return (as runc exec -d)",
+    }),
+    json: Flags.boolean({ description: 'errors as a JSON object on stderr ({"error": {code, stage, operation, syscall, errno, message}}); with -d, print {"pid": N} too' }),
     // The only way to choose the executor as root: ATTACHKIT_EXECUTOR is ignored then (core's executorPath).
     executor: Flags.string({ description: 'run this executor instead of the built one (ATTACHKIT_EXECUTOR is ignored as root)' }),
     'start-timeout': Flags.integer({
@@ -54,7 +67,25 @@ export default class Attach extends BaseCommand {
     const pipeline = withLogging(defaultPipeline(), request, log);
     const signals = new SignalForwarder();
     try {
-      const proc = await pipeline.spawn(request).finally(() => starting.stop());
+      let proc;
+      try {
+        proc = await pipeline.spawn(request);
+      } catch (err) {
+        // A terminal's Ctrl-C signals its whole foreground group: the attach's
+        // helpers too, which may die of it before our handler has run. A
+        // signal delivered with theirs is handled within a few ms: then the
+        // attach was given up by it, whatever failed first.
+        if (starting.givenUp === undefined) await new Promise((r) => setTimeout(r, 20));
+        starting.stop();
+        const givenUp = starting.givenUp;
+        if (givenUp === undefined) throw err;
+        // Ctrl-C at a terminal ends as Ctrl-C a moment later would: 130 and no word.
+        if (givenUp.signal !== 'SIGINT' || !isatty(2)) throw givenUp;
+        log.write('INFO', 'attach', givenUp.message);
+        process.exitCode = givenUp.exitCode;
+        return;
+      }
+      starting.stop();
       log.write('INFO', 'attach', `started: pid ${proc.pid}`);
       if (flags.detach) {
         proc.release();
@@ -62,8 +93,9 @@ export default class Attach extends BaseCommand {
         return;
       }
       const pty = proc.get(PTY);
-      signals.attach(proc, pty);
-      const result = await (pty ? proxyTerminal(proc, pty) : proc.exited);
+      const control = new TerminalControl();
+      signals.attach(proc, pty, control);
+      const result = await (pty ? proxyTerminal(proc, pty, undefined, undefined, { control }) : proc.exited);
       log.write('INFO', 'attach', `exited: status ${result.exitCode}${result.signal ? ` (${result.signal})` : ''}`);
       process.exitCode = result.exitCode;
     } finally {
@@ -77,16 +109,29 @@ export default class Attach extends BaseCommand {
  * attach: every process of it is killed and reaped, and attachkit ends with
  * 128+N, as if the signal had killed it (a container that stalls the start,
  * frozen or with the attached process stopped, can then always be left).
- * Once the command runs they are forwarded to it (signals.ts).
+ * SIGTERM and SIGHUP say so in one line (someone ended the attach); so does
+ * SIGINT, unless stderr is a terminal: Ctrl-C typed by a user there is
+ * silent, as it is for a command interrupted a moment later (the line goes
+ * to the -o log only). Once the command runs, signals.ts acts.
  */
-function abortOnSignals(): { signal: AbortSignal; stop: () => void } {
+function abortOnSignals(): { signal: AbortSignal; stop: () => void; givenUp: GivenUp | undefined } {
   const controller = new AbortController();
-  const handlers = (['SIGTERM', 'SIGINT', 'SIGHUP'] as const).map((name) => [name, () => controller.abort(
-    new AttachError(ErrorCodes.ABORTED, `the attach was given up before the command started: ${name}`, { exitCode: 128 + constants.signals[name] }),
-  )] as const);
+  const state: { signal: AbortSignal; stop: () => void; givenUp: GivenUp | undefined } = {
+    signal: controller.signal,
+    stop: () => { for (const [name, handler] of handlers) process.off(name, handler); },
+    givenUp: undefined,
+  };
+  const handlers = (['SIGTERM', 'SIGINT', 'SIGHUP'] as const).map((name) => [name, () => {
+    if (controller.signal.aborted) return;
+    state.givenUp = Object.assign(new AttachError(ErrorCodes.ABORTED, `the attach was given up before the command started: ${name}`,
+      { exitCode: 128 + constants.signals[name] }), { signal: name });
+    controller.abort(state.givenUp);
+  }] as const);
   for (const [name, handler] of handlers) process.on(name, handler);
-  return { signal: controller.signal, stop: () => { for (const [name, handler] of handlers) process.off(name, handler); } };
+  return state;
 }
+
+type GivenUp = AttachError & { readonly signal: NodeJS.Signals };
 
 /** With -o: the request and the resolved stages at DEBUG, and the target as soon as it is resolved, through a stage of its own. */
 function withLogging(pipeline: Pipeline, request: AttachRequest, log: CliLog): Pipeline {

@@ -82,7 +82,49 @@ export class AttachedProcess {
       return false;
     }
   }
+
+  /**
+   * Send a signal to the command's process group: the command and every
+   * process it started that stayed in its group (a shell's children, a
+   * pipeline). The command runs in a session of its own, of which it is
+   * the leader, so its process group id is its pid. Never reaches another
+   * group, even after the pid is reused:
+   *
+   * - Linux 6.9 and later: pidfd_send_signal(PIDFD_SIGNAL_PROCESS_GROUP)
+   *   signals the group whose id is the pidfd's *struct pid*, which the
+   *   pidfd pins: a group made later by a process that got the same number
+   *   has another struct pid, and a group that has vanished gives ESRCH.
+   * - Before: kill(-pid), only while the leader is our child and not yet
+   *   reaped (done is false). Its pid, hence the group id, cannot be reused
+   *   while we hold its zombie; and no process outside the command's
+   *   session can join its group (setpgid stays within a session). The
+   *   reaper sets `done` (through `exited`'s promise chain) in the same
+   *   turn of the event loop as its waitid: no signal handler runs between.
+   *
+   * Members that moved to another group (the jobs of a job-control shell)
+   * are not reached: with a pty, hanging it up reaches them (docs/terminal.md).
+   */
+  killGroup(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
+    if (this.done) return false;
+    const n = typeof signal === 'number' ? signal : constants.signals[signal];
+    try {
+      this.libc.syscall('pidfd_send_signal', [this.launched.pidfd, n, 0, PIDFD_SIGNAL_PROCESS_GROUP], `pidfd ${this.launched.pidfd}, ${n}, PIDFD_SIGNAL_PROCESS_GROUP`);
+      return true;
+    } catch (err) {
+      if ((err as { errno?: number }).errno !== EINVAL) return false;
+    }
+    try {
+      this.libc.syscall('kill', [-this.pid, n], `-${this.pid}, ${n}`);
+      return true;
+    } catch {
+      return false;
+    }
+  }
 }
+
+/** pidfd_send_signal(2) flag (Linux 6.9): the process group whose id is the pidfd's pid. */
+const PIDFD_SIGNAL_PROCESS_GROUP = 4;
+const EINVAL = 22;
 
 async function readAll(stream: Readable | null): Promise<string> {
   if (!stream) return '';
