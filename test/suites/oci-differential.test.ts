@@ -9,6 +9,7 @@ import {
   removeCrunContainer, removeDockerContainer, removePodmanContainer, removeRuncContainer, runtimeExec, startDocker, stopDocker,
   type OciContainer, type OciSpec,
 } from '../oci/containers.js';
+import { richSpec } from '../oci/specs.js';
 
 /**
  * The same probe through the runtime's own exec (`runc exec`, `docker
@@ -24,32 +25,7 @@ const PROBE = [
   'cat /proc/self/oom_score_adj', 'umask', '(mkdir /probe-x 2>&1 && rmdir /probe-x) || true', "sh -c 'kill -USR1 $$' 2>&1 | sed 's/pid [0-9]*/pid N/'; sh -c 'kill -USR1 $$'; echo status $?", 'cat /proc/self/cgroup | sort',
 ].join('; echo ---; ');
 
-const RICH: OciSpec = {
-  id: 'attachkit-ocid-rich',
-  uid: 1000,
-  gid: 1000,
-  additionalGids: [10, 20],
-  env: [DEFAULT_PATH, 'FOO=bar'],
-  cwd: '/tmp',
-  capabilities: {
-    bounding: ['CAP_CHOWN', 'CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_AUDIT_WRITE'],
-    effective: ['CAP_NET_BIND_SERVICE'],
-    permitted: ['CAP_NET_BIND_SERVICE'],
-    inheritable: ['CAP_NET_BIND_SERVICE'],
-    ambient: ['CAP_NET_BIND_SERVICE'],
-  },
-  noNewPrivileges: true,
-  seccomp: {
-    defaultAction: 'SCMP_ACT_ALLOW',
-    architectures: ['SCMP_ARCH_X86_64'],
-    syscalls: [
-      { names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 99 },
-      { names: ['kill'], action: 'SCMP_ACT_ERRNO', errnoRet: 97, args: [{ index: 1, value: 10, op: 'SCMP_CMP_EQ' }] },
-    ],
-  },
-  rlimits: [{ type: 'RLIMIT_NOFILE', soft: 512, hard: 512 }, { type: 'RLIMIT_NPROC', soft: 77, hard: 77 }],
-  oomScoreAdj: 123,
-};
+const RICH: OciSpec = richSpec('attachkit-ocid-rich');
 const PRIVILEGED: OciSpec = { id: 'attachkit-ocid-plain' };
 const USERNS: OciSpec = { id: 'attachkit-ocid-userns', userns: true, cgroupns: true };
 

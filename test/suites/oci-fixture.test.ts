@@ -8,6 +8,7 @@ import {
   removeCrunContainer, removeDockerContainer, removePodmanContainer, removeRuncContainer, runtimeExec,
   startDocker, startTime, stopDocker, type OciContainer, type OciSpec,
 } from '../oci/containers.js';
+import { richSpec } from '../oci/specs.js';
 
 /**
  * The OCI fixture (test/oci/) on this machine: real runc, crun, Podman and
@@ -18,33 +19,7 @@ import {
 const CAP = { CHOWN: 1n << 0n, KILL: 1n << 5n, NET_BIND_SERVICE: 1n << 10n, AUDIT_WRITE: 1n << 29n };
 const hex = (mask: bigint): string => mask.toString(16).padStart(16, '0');
 
-const RICH: OciSpec = {
-  id: 'attachkit-oci-rich',
-  uid: 1000,
-  gid: 1000,
-  additionalGids: [10, 20],
-  env: [DEFAULT_PATH, 'FOO=bar'],
-  cwd: '/tmp',
-  capabilities: {
-    bounding: ['CAP_CHOWN', 'CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_AUDIT_WRITE'],
-    effective: ['CAP_NET_BIND_SERVICE'],
-    permitted: ['CAP_NET_BIND_SERVICE'],
-    inheritable: ['CAP_NET_BIND_SERVICE'],
-    ambient: ['CAP_NET_BIND_SERVICE'],
-  },
-  noNewPrivileges: true,
-  seccomp: {
-    defaultAction: 'SCMP_ACT_ALLOW',
-    architectures: ['SCMP_ARCH_X86_64'],
-    syscalls: [
-      { names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 99 },
-      // kill(pid, SIGUSR1) only: EAFNOSUPPORT
-      { names: ['kill'], action: 'SCMP_ACT_ERRNO', errnoRet: 97, args: [{ index: 1, value: 10, op: 'SCMP_CMP_EQ' }] },
-    ],
-  },
-  rlimits: [{ type: 'RLIMIT_NOFILE', soft: 512, hard: 512 }, { type: 'RLIMIT_NPROC', soft: 77, hard: 77 }],
-  oomScoreAdj: 123,
-};
+const RICH: OciSpec = richSpec('attachkit-oci-rich');
 const USERNS: OciSpec = { id: 'attachkit-oci-userns', userns: true, cgroupns: true };
 const CRUN: OciSpec = {
   id: 'attachkit-oci-crun',

@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CAPABILITY_NAMES, type ContainerConfig } from '@attachkit/core';
+import { CAPABILITY_NAMES } from '@attachkit/core';
 import { configuredCapabilities, parseCapability } from '../src/index.js';
+import { config } from './helpers.js';
 
 const LAST = 40;
-const config = (entries: Record<string, string[]>): ContainerConfig => ({
-  getAll: (key) => entries[key] ?? [],
-  get: (key) => entries[key]?.at(-1),
-});
 const caps = (...names: string[]) => names.reduce((m, n) => m | (1n << BigInt(CAPABILITY_NAMES.indexOf(n as never))), 0n);
 const full = (1n << 41n) - 1n;
 
