@@ -1,18 +1,9 @@
-import { createPipeline, type AttachPlugin, type Pipeline } from '@attachkit/core';
-import { capsPlugin } from '@attachkit/caps-plugin';
-import { cgroupPlugin } from '@attachkit/cgroup-plugin';
-import { lsmPlugin } from '@attachkit/lsm-plugin';
-import { lxcPlugin } from '@attachkit/lxc-plugin';
-import { nsPlugin } from '@attachkit/ns-plugin';
-import { ociPlugin } from '@attachkit/oci-plugin';
-import { ptyPlugin } from '@attachkit/pty-plugin';
-import { seccompPlugin } from '@attachkit/seccomp-plugin';
+import type { Pipeline } from '@attachkit/core';
+import { createDefaultPipeline, defaultPlugins } from '@attachkit/preset';
 
-/** The plugins the CLI attaches with. */
-export function defaultPlugins(): AttachPlugin[] {
-  return [lxcPlugin(), ociPlugin(), nsPlugin(), cgroupPlugin(), lsmPlugin(), capsPlugin(), seccompPlugin(), ptyPlugin()];
-}
+/** The plugins the CLI attaches with: the preset's full isolation. */
+export { defaultPlugins };
 
 export function defaultPipeline(): Pipeline {
-  return createPipeline({ plugins: defaultPlugins() });
+  return createDefaultPipeline();
 }
