@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import {
-  AttachError, CONTAINER_MODEL, ErrorCodes, imm, inject, injectable, PR_CAPBSET_DROP,
+  AttachError, CONTAINER_MODEL, contextKey, ErrorCodes, imm, inject, injectable, PR_CAPBSET_DROP,
   type AttachRequest, type Stage, type StageContext, type StageToggle,
 } from '@attachkit/core';
-import { bit, capabilityLabel, statusCapSet } from './capabilities.js';
+import { bit, capabilityLabel, fullSet, statusCapSet } from './capabilities.js';
 import { lastCapability, modelCapabilities } from './model-caps.js';
 import { AFTER_ISOLATION, CAPS_OPTIONS, type CapsOptions } from './options.js';
 
@@ -60,14 +60,43 @@ export class DropCapabilities implements Stage {
         throw new AttachError(ErrorCodes.BAD_REQUEST, `${this.id}: ${(err as Error).message}`, { stage: this.id, cause: err });
       }
     }
-    // Every capability the kernel knows, as lxc-attach does: dropping one
-    // that is already gone is harmless, and the set then never depends on
-    // what the caller happened to hold.
+    // The bounding set the attached process has when its drops run: a
+    // setns into another user namespace resets it to the full set (and gives
+    // every capability there, CAP_SETPCAP included); otherwise it is the
+    // caller's own, which no process of the attach can regain.
+    const userJoined = this.joinsUserNamespace(ctx);
+    const own = readFileSync('/proc/self/status', 'utf8');
+    const held = userJoined ? fullSet(lastCap) : statusCapSet(own, 'CapBnd');
+    const needed = [];
+    for (let cap = 0; cap <= lastCap; cap++) if (!(keep & bit(cap)) && (held & bit(cap))) needed.push(cap);
+    if (needed.length > 0 && !userJoined && !(statusCapSet(own, 'CapEff') & bit(CAP_SETPCAP))) {
+      throw new AttachError(ErrorCodes.STAGE_FAILED,
+        `${this.id}: the target's bounding set lacks ${needed.map(capabilityLabel).join(', ')}, which this process holds; ` +
+        `dropping ${needed.length > 1 ? 'them' : 'it'} needs CAP_SETPCAP (run as root, or attach to a process in a user namespace you own)`, { stage: this.id });
+    }
+    // Every capability the kernel knows, as lxc-attach does; a drop of one
+    // the attached process does not hold is optional (a caller without
+    // CAP_SETPCAP gets EPERM for it, and nothing is lost: it is gone).
     for (let cap = 0; cap <= lastCap; cap++) {
       if (keep & bit(cap)) continue;
       ctx.program.syscall('capabilities', 'prctl', [imm(PR_CAPBSET_DROP), imm(cap), imm(0), imm(0), imm(0)], {
-        operation: `prctl(PR_CAPBSET_DROP, ${capabilityLabel(cap)})`,
+        operation: `prctl(PR_CAPBSET_DROP, ${capabilityLabel(cap)})`, optional: !(held & bit(cap)),
       });
     }
   }
+
+  /** Whether join-namespaces joins the target's user namespace (without ns-plugin: whether it differs from ours). */
+  private joinsUserNamespace(ctx: StageContext): boolean {
+    const joined = ctx.get(JOINED_NAMESPACES);
+    if (joined) return joined.includes('user');
+    try {
+      return ctx.readTarget(() => readlinkSync(`${this.options.procRoot}/${ctx.target.pid}/ns/user`)) !== readlinkSync('/proc/self/ns/user');
+    } catch {
+      return false;
+    }
+  }
 }
+
+/** ns-plugin's JOINED_NAMESPACES, by its name (this plugin does not depend on ns-plugin). */
+const JOINED_NAMESPACES = contextKey<readonly string[]>('joined-namespaces');
+const CAP_SETPCAP = 8;

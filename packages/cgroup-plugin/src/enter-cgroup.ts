@@ -173,6 +173,8 @@ export class EnterCgroup implements Stage {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const hint = code === 'ENOENT' ? ' (the cgroup is gone: is the container stopping?)'
+        : code === 'EACCES' && process.geteuid?.() !== 0
+          ? ` (not writable by uid ${process.geteuid?.()}: entering another user's cgroup needs root, or a cgroup delegated to you; -e CGROUP attaches without moving)`
         : code === 'EROFS' || code === 'EACCES' ? ' (the cgroup is not writable; -e CGROUP attaches without moving)' : '';
       const e = ctx.error(`open(${shown}, O_WRONLY)`, err);
       throw new AttachError(e.code, `${e.message}${hint}`, { stage: this.id, operation: e.operation, syscall: 'open', errno: e.errno, cause: err });

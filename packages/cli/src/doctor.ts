@@ -32,6 +32,14 @@ export async function runChecks(lxcpath = DEFAULT_LXCPATH): Promise<Check[]> {
   const libc = realLibc();
 
   checks.push({ name: 'kernel', status: 'ok', detail: `Linux ${release()}, ${process.arch}` });
+  const uid = process.geteuid?.() ?? 0;
+  if (uid !== 0) {
+    checks.push({
+      name: 'privileges', status: 'warn',
+      detail: `not root (uid ${uid}): attaching needs root, except to your own processes in a user namespace you made ` +
+        '(unprivileged containers you run), entering only cgroups you may write',
+    });
+  }
 
   try {
     libc.close(libc.pidfdOpen(process.pid));
@@ -78,6 +86,16 @@ async function executorCheck(): Promise<Check> {
       ctx.program.syscall('namespaces', 'setns', [imm(ctx.program.passFd(ctx.target.pidfd)), imm(CLONE_NEWUTS)], { operation: 'setns(pidfd, CLONE_NEWUTS) on ourselves' });
     },
   };
+  const uid = process.geteuid?.() ?? 0;
+  if (uid !== 0) {
+    // setns into a namespace of our own user namespace needs CAP_SYS_ADMIN there: start the executor without it.
+    try {
+      const { exitCode } = await createPipeline().attach({ target: { pid: process.pid }, command: ['/bin/true'], stdio: ['ignore', 'ignore', 'ignore'] });
+      return { name, status: exitCode === 0 ? 'ok' : 'fail', detail: `starts from a sealed memfd; setns by pidfd not checked: it needs root (uid ${uid})` };
+    } catch (err) {
+      return { name, status: 'fail', detail: (err as Error).message };
+    }
+  }
   try {
     const { exitCode } = await createPipeline().add(probe).attach({ target: { pid: process.pid }, command: ['/bin/true'], stdio: ['ignore', 'ignore', 'ignore'] });
     const how = kernelHasPidfdSetns() ? 'one setns(pidfd, flags)' : 'per-namespace fds (kernel before 5.8)';
@@ -93,7 +111,17 @@ function lxcCheck(lxcpath: string): Check {
   if (!existsSync(lxcpath)) {
     return { name, status: 'warn', detail: `no lxcpath ${lxcpath}${tools ? '' : ' and no LXC tools'}: only --pid targets` };
   }
-  const containers = readdirSync(lxcpath).filter((c) => existsSync(`${lxcpath}/${c}/config`));
+  let entries: string[];
+  try {
+    entries = readdirSync(lxcpath);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') {
+      return { name, status: 'warn', detail: `cannot read ${lxcpath}: permission denied (its containers need root: run doctor as root)` };
+    }
+    return { name, status: 'warn', detail: `cannot read ${lxcpath}: ${(err as Error).message}` };
+  }
+  const containers = entries.filter((c) => existsSync(`${lxcpath}/${c}/config`));
   const running = containers.filter((c) => {
     try {
       return new LxcMonitor(realLibc(), lxcpath, c).state() === 'RUNNING';

@@ -1,4 +1,5 @@
 import { AttachError, ErrorCodes, SyscallError } from '../errors.js';
+import { errnoName } from '../libc/errno.js';
 import type { Libc } from '../libc/libc.js';
 import { PreExecProgram, type ProgramEmitter } from '../program/program.js';
 import type { AttachRequest } from './request.js';
@@ -64,8 +65,10 @@ export interface StageContext {
   /**
    * Run `read`, which reads the target through /proc/<pid>, then prove with
    * the target's pidfd that the pid still names the process we hold (a
-   * recycled pid would be another's). A failure of either means the target
-   * is gone: `<stage>: the target … exited during the attach`.
+   * recycled pid would be another's). When the pidfd says the process is
+   * gone: `<stage>: the target … exited during the attach`; a read denied
+   * (EACCES/EPERM) to a live process: `cannot read /proc/<pid>/…: permission
+   * denied (attaching to another user's process needs root)`.
    */
   readTarget<T>(read: () => T): T;
 }
@@ -111,15 +114,41 @@ export class AttachSession {
       },
       error: (operation, cause) => stageError(stage, operation, cause),
       readTarget(read) {
-        const { pidfd, description } = this.target;
-        try {
-          const value = read();
-          session.libc.pidfdSendSignal(pidfd, 0);
-          return value;
-        } catch (cause) {
+        const { pid, pidfd, description } = this.target;
+        const exited = (cause: unknown): AttachError => {
           const errno = cause instanceof SyscallError ? { syscall: cause.syscall, errno: cause.errno } : {};
-          throw new AttachError(ErrorCodes.TARGET, `${stage}: the target ${description} exited during the attach`, { stage, ...errno, cause });
+          return new AttachError(ErrorCodes.TARGET, `${stage}: the target ${description} exited during the attach`, { stage, ...errno, cause });
+        };
+        // The pidfd alone says whether the process is gone: ESRCH. EPERM (a
+        // process of another user) means it is alive.
+        const gone = (): unknown => {
+          try {
+            session.libc.pidfdSendSignal(pidfd, 0);
+          } catch (err) {
+            if (!(err instanceof SyscallError) || errnoName(err.errno) !== 'EPERM') return err;
+          }
+          return undefined;
+        };
+        let value: ReturnType<typeof read>;
+        try {
+          value = read();
+        } catch (cause) {
+          const end = gone();
+          if (end !== undefined) throw exited(cause);
+          const errno = cause instanceof SyscallError ? cause.errno : errnoOf(cause);
+          const name = errno === undefined ? undefined : errnoName(errno);
+          if (name === 'EACCES' || name === 'EPERM') {
+            const path = (cause as { path?: unknown }).path;
+            const what = typeof path === 'string' ? path : `/proc/${pid}/…`;
+            throw new AttachError(ErrorCodes.TARGET,
+              `${stage}: cannot read ${what}: permission denied (attaching to another user's process needs root)`,
+              { stage, operation: `read ${what}`, syscall: (cause as { syscall?: string }).syscall ?? 'open', errno, cause });
+          }
+          throw stageError(stage, `read /proc/${pid} of ${description}`, cause);
         }
+        const end = gone();
+        if (end !== undefined) throw exited(end);
+        return value;
       },
     };
   }
