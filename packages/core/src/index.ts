@@ -16,11 +16,11 @@ export {
 } from './program/program.js';
 export { executorPath } from './executor/image.js';
 export type { IntermediateProcess, StdioOption } from './executor/launch.js';
-export { AttachedProcess, type AttachOutput, type AttachResult } from './pipeline/attached.js';
+export { AttachedProcess, type AttachOutput, type AttachResult, type OutputOptions } from './pipeline/attached.js';
 export { COMMAND_IDENTITY, CONTAINER_CONFIG, contextKey, type ContainerConfig, type ContextKey, type ResolvedTarget, type StageContext } from './pipeline/context.js';
 export { orderStages } from './pipeline/order.js';
 export { Pipeline, type StagePlanEntry } from './pipeline/pipeline.js';
-export { hasTargetPid, type AttachRequest, type AttachTarget, type AttachTargets, type ElevatedPrivilege, type EnvPolicy } from './pipeline/request.js';
+export { hasTargetPid, normalizeEnv, type AttachRequest, type AttachTarget, type AttachTargets, type ElevatedPrivilege, type EnvOptions, type EnvPolicy, type NormalizedEnv } from './pipeline/request.js';
 export { TARGET_RESOLVER, type TargetResolver } from './pipeline/target.js';
 export { enabledByDefault, optional, refId, STAGE, type Stage, type StageRef, type StageToggle } from './pipeline/stage.js';
 export { BuildEnvironment, LXC_DEFAULT_PATH } from './stages/build-env.js';

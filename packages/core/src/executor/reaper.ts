@@ -14,7 +14,7 @@ import type { Libc, ProcessExit } from '../libc/libc.js';
  * processes have all been reaped.
  */
 export class ChildReaper {
-  private readonly waiters = new Map<number, { resolve: (e: ProcessExit) => void; reject: (e: unknown) => void }>();
+  private readonly waiters = new Map<number, { resolve: (e: ProcessExit) => void; reject: (e: unknown) => void; ref: boolean }>();
   private timer: NodeJS.Timeout | undefined;
   private listening = false;
   private readonly onSigchld = (): void => this.poll();
@@ -24,12 +24,13 @@ export class ChildReaper {
   /** Resolves when the child behind `pidfd` has exited, and reaps it. */
   wait(pidfd: number): Promise<ProcessExit> {
     return new Promise((resolve, reject) => {
-      this.waiters.set(pidfd, { resolve, reject });
+      this.waiters.set(pidfd, { resolve, reject, ref: true });
       if (!this.listening) {
         process.on('SIGCHLD', this.onSigchld);
         this.listening = true;
       }
       this.timer ??= setInterval(() => this.poll(), 1000);
+      this.timer.ref();
       this.poll();
     });
   }
@@ -37,6 +38,24 @@ export class ChildReaper {
   /** Stop waiting for the child behind `pidfd`; its wait() never settles. */
   forget(pidfd: number): void {
     if (this.waiters.has(pidfd)) this.settle(pidfd);
+  }
+
+  /**
+   * Keep reaping the child behind `pidfd`, but no longer keep Node alive for
+   * it (a released command): its wait() still settles when it exits, should
+   * this process still run, so that it leaves no zombie.
+   */
+  unref(pidfd: number): void {
+    const waiter = this.waiters.get(pidfd);
+    if (!waiter) return;
+    waiter.ref = false;
+    this.refTimer();
+  }
+
+  private refTimer(): void {
+    if (!this.timer) return;
+    if ([...this.waiters.values()].some((w) => w.ref)) this.timer.ref();
+    else this.timer.unref();
   }
 
   private poll(): void {
@@ -61,6 +80,8 @@ export class ChildReaper {
     if (this.waiters.size === 0) {
       clearInterval(this.timer);
       this.timer = undefined;
+    } else {
+      this.refTimer();
     }
   }
 }

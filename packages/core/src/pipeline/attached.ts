@@ -13,10 +13,16 @@ export interface AttachResult {
   readonly signal: NodeJS.Signals | null;
 }
 
-/** The result and the whole piped output of a command. */
-export interface AttachOutput extends AttachResult {
-  readonly stdout: string;
-  readonly stderr: string;
+/** The result and the whole piped output of a command: strings, or Buffers with `encoding: 'buffer'`. */
+export interface AttachOutput<T extends string | Buffer = string> extends AttachResult {
+  readonly stdout: T;
+  readonly stderr: T;
+}
+
+/** How output() returns what the command printed. */
+export interface OutputOptions {
+  /** 'buffer': the bytes as Buffers; else decoded with this encoding (default 'utf8'), after the whole output was read. */
+  readonly encoding?: BufferEncoding | 'buffer';
 }
 
 /** A command running inside the target. */
@@ -29,6 +35,7 @@ export class AttachedProcess {
   /** Settles when the command has exited and been reaped. */
   readonly exited: Promise<AttachResult>;
   private done = false;
+  private released = false;
 
   constructor(
     private readonly launched: Launched,
@@ -40,9 +47,9 @@ export class AttachedProcess {
     this.stdout = launched.stdout;
     this.stderr = launched.stderr;
     this.exited = launched.exit.then((exit) => {
-      if (this.done) return new Promise<AttachResult>(() => {}); // released
-      this.done = true;
       libc.close(launched.pidfd);
+      if (this.released) return new Promise<AttachResult>(() => {});
+      this.done = true;
       if (exit.signal !== null) return { exitCode: 128 + exit.signal, signal: signalName(exit.signal) };
       return { exitCode: exit.code ?? 0, signal: null };
     });
@@ -53,22 +60,34 @@ export class AttachedProcess {
     return this.published.get(key.name) as T | undefined;
   }
 
-  /** Wait for the command and read all of its piped stdout and stderr (empty for what was not piped). */
-  async output(): Promise<AttachOutput> {
-    const [stdout, stderr, result] = await Promise.all([readAll(this.stdout), readAll(this.stderr), this.exited]);
-    return { ...result, stdout, stderr };
+  /**
+   * Wait for the command and read all of its piped stdout and stderr (empty
+   * for what was not piped): UTF-8 strings by default, Buffers with
+   * `{ encoding: 'buffer' }`, or strings in another encoding.
+   */
+  output(options?: { readonly encoding?: BufferEncoding }): Promise<AttachOutput>;
+  output(options: { readonly encoding: 'buffer' }): Promise<AttachOutput<Buffer>>;
+  output(options?: OutputOptions): Promise<AttachOutput<string | Buffer>>;
+  async output(options: OutputOptions = {}): Promise<AttachOutput<string | Buffer>> {
+    const encoding = options.encoding ?? 'utf8';
+    if (encoding !== 'buffer' && !Buffer.isEncoding(encoding)) throw new TypeError(`output(): unknown encoding ${String(encoding)}`);
+    const [out, err, result] = await Promise.all([readAll(this.stdout), readAll(this.stderr), this.exited]);
+    const as = (b: Buffer) => (encoding === 'buffer' ? b : b.toString(encoding));
+    return { ...result, stdout: as(out), stderr: as(err) };
   }
 
   /**
-   * Let the command run on without waiting for it (attachkit -d): its pidfd
-   * is closed and `exited` never settles. It stays this process's child
-   * until this process exits; then it is reparented, as any orphan.
+   * Let the command run on without waiting for it (attachkit -d): `exited`
+   * never settles and kill() no longer reaches it. It is still reaped in the
+   * background, without keeping this process alive: when it exits while
+   * this process runs, it leaves no zombie (its pidfd is closed then); when
+   * this process exits first, it is reparented, as any orphan.
    */
   release(): void {
     if (this.done) return;
     this.done = true;
-    reaperFor(this.libc).forget(this.launched.pidfd);
-    this.libc.close(this.launched.pidfd);
+    this.released = true;
+    reaperFor(this.libc).unref(this.launched.pidfd);
   }
 
   /** Send a signal through the pidfd: never reaches another process, even after the pid is reused. */
@@ -126,12 +145,11 @@ export class AttachedProcess {
 const PIDFD_SIGNAL_PROCESS_GROUP = 4;
 const EINVAL = 22;
 
-async function readAll(stream: Readable | null): Promise<string> {
-  if (!stream) return '';
-  let out = '';
-  stream.setEncoding('utf8');
-  for await (const chunk of stream) out += chunk as string;
-  return out;
+async function readAll(stream: Readable | null): Promise<Buffer> {
+  if (!stream) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk as Buffer);
+  return Buffer.concat(chunks);
 }
 
 function signalName(n: number): NodeJS.Signals | null {

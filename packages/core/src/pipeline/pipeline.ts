@@ -1,11 +1,14 @@
+import { constants } from 'node:os';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { DependencyContainer } from '../di.js';
 import { AttachError, ErrorCodes } from '../errors.js';
-import { abortReason, startExecutor } from '../executor/launch.js';
+import { abortReason, startExecutor, type StdioOption } from '../executor/launch.js';
 import { LIBC, realLibc, type Libc } from '../libc/libc.js';
 import { AttachedProcess, type AttachResult } from './attached.js';
 import { AttachSession, stageError, type StageContext } from './context.js';
 import { orderStages } from './order.js';
-import type { AttachRequest } from './request.js';
+import { normalizeEnv, type AttachRequest } from './request.js';
 import { enabledByDefault, STAGE, type Stage, type StageToggle } from './stage.js';
 
 /** One line of `attachkit stages`. */
@@ -119,6 +122,7 @@ export class Pipeline {
   /** Start the command inside the target; resolves once it has been exec'd. */
   async spawn(request: AttachRequest): Promise<AttachedProcess> {
     const stages = this.order();
+    const running = runningOptions(request);
     const session = new AttachSession(request, this.libc);
     const planned: Stage[] = [];
     const start = startSignal(request);
@@ -146,7 +150,7 @@ export class Pipeline {
       const launched = await executor.run(session.program, {
         sync: syncWork.length > 0,
         ...(start.signal ? { signal: start.signal } : {}),
-        stdio: request.stdio ?? ['inherit', 'inherit', 'inherit'],
+        stdio: running.stdio,
         atSync: async (intermediate) => {
           for (const stage of syncWork) {
             try {
@@ -159,6 +163,7 @@ export class Pipeline {
       });
       const proc = new AttachedProcess(launched, this.libc, session.published);
       started = true;
+      running.arm(proc);
       return proc;
     } finally {
       start.done();
@@ -199,6 +204,51 @@ function startSignal(request: AttachRequest): { signal?: AbortSignal; done: () =
   const timer = setTimeout(() => timeout.abort(new AttachError(ErrorCodes.ABORTED,
     `the command did not start within ${startTimeout} ms (is the container frozen, or its attached process stopped?): gave up`, { exitCode: 1 })), startTimeout);
   return { signal: signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal, done: () => clearTimeout(timer) };
+}
+
+/**
+ * What the request asks of the running command: the stdio (stdin a pipe for
+ * `input`), the input to write, the timeout and its signal. Checked before
+ * anything starts.
+ */
+function runningOptions(request: AttachRequest): { stdio: readonly [StdioOption, StdioOption, StdioOption]; arm: (proc: AttachedProcess) => void } {
+  normalizeEnv(request.env); // refuse a malformed env before anything starts
+  const { input, timeout, killSignal = 'SIGTERM' } = request;
+  let stdio = request.stdio ?? ['inherit', 'inherit', 'inherit'];
+  if (input !== undefined) {
+    if (request.stdio === undefined) stdio = ['pipe', 'inherit', 'inherit'];
+    else if (request.stdio[0] !== 'pipe') {
+      throw new AttachError(ErrorCodes.BAD_REQUEST, `input needs stdin 'pipe' (or stdio absent), not ${JSON.stringify(request.stdio[0])}`);
+    }
+    if (!(typeof input === 'string' || input instanceof Uint8Array || input instanceof Readable)) {
+      throw new AttachError(ErrorCodes.BAD_REQUEST, 'input must be a string, a Buffer or a Readable stream');
+    }
+  }
+  if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0)) {
+    throw new AttachError(ErrorCodes.BAD_REQUEST, `timeout must be a positive number of milliseconds, not ${timeout}`);
+  }
+  if (typeof killSignal === 'number' ? !Number.isInteger(killSignal) || killSignal <= 0 : !(killSignal in constants.signals)) {
+    throw new AttachError(ErrorCodes.BAD_REQUEST, `killSignal must be a signal name or number, not ${String(killSignal)}`);
+  }
+  return {
+    stdio,
+    arm: (proc) => {
+      if (input !== undefined && proc.stdin) {
+        const stdin = proc.stdin;
+        // A command that exits without reading all of it: EPIPE ends the writing, quietly.
+        if (input instanceof Readable) pipeline(input, stdin).catch(() => undefined);
+        else {
+          stdin.on('error', () => undefined);
+          stdin.end(input);
+        }
+      }
+      if (timeout !== undefined) {
+        const timer = setTimeout(() => proc.kill(killSignal), timeout);
+        timer.unref(); // the reaper keeps Node alive while the command runs and is waited for
+        proc.exited.finally(() => clearTimeout(timer)).catch(() => undefined);
+      }
+    },
+  };
 }
 
 function toggleOf(stage: Stage, request: AttachRequest): StageToggle {

@@ -1,3 +1,5 @@
+import type { Readable } from 'node:stream';
+import { AttachError, ErrorCodes } from '../errors.js';
 import type { StdioOption } from '../executor/launch.js';
 
 /**
@@ -18,6 +20,55 @@ export type ElevatedPrivilege = 'CGROUP' | 'CAP' | 'LSM';
 
 export type EnvPolicy = 'keep' | 'clear';
 
+/** lxc-attach's environment options: --keep-env / --clear-env, --keep-var, -v. */
+export interface EnvOptions {
+  readonly policy?: EnvPolicy;
+  /** -v NAME=VALUE */
+  readonly set?: Readonly<Record<string, string>>;
+  /** --keep-var NAME, with policy 'clear'. */
+  readonly keep?: readonly string[];
+}
+
+/** The environment request, one form: `exact` is a plain object's variables (child_process's `env`). */
+export type NormalizedEnv =
+  | { readonly exact: false; readonly policy: EnvPolicy; readonly set: Readonly<Record<string, string>>; readonly keep: readonly string[] }
+  | { readonly exact: true; readonly set: Readonly<Record<string, string>> };
+
+/**
+ * Tell the two forms of AttachRequest.env apart. The policy form has only
+ * the keys policy (a string 'keep' or 'clear'), set (an object) and keep
+ * (an array); any other object whose values are all strings is a plain
+ * environment. `{ policy: 'clear' }` is read as the policy form; anything
+ * else (a mix, a non-string value) is refused as BAD_REQUEST.
+ */
+export function normalizeEnv(env: AttachRequest['env']): NormalizedEnv {
+  if (env === undefined) return { exact: false, policy: 'keep', set: {}, keep: [] };
+  if (env === null || typeof env !== 'object' || Array.isArray(env)) {
+    throw new AttachError(ErrorCodes.BAD_REQUEST, 'env must be an object: { policy, set, keep } or NAME → value');
+  }
+  const o = env as Record<string, unknown>;
+  const keys = Object.keys(o);
+  const policyForm = keys.every((k) =>
+    (k === 'policy' && (o[k] === undefined || o[k] === 'keep' || o[k] === 'clear'))
+    || (k === 'set' && (o[k] === undefined || (typeof o[k] === 'object' && o[k] !== null && !Array.isArray(o[k]))))
+    || (k === 'keep' && (o[k] === undefined || Array.isArray(o[k]))));
+  if (policyForm) {
+    const { policy = 'keep', set = {}, keep = [] } = env as EnvOptions;
+    return { exact: false, policy, set, keep };
+  }
+  for (const [name, value] of Object.entries(o)) checkVariable(name, value, 'env');
+  return { exact: true, set: o as Record<string, string> };
+}
+
+function checkVariable(name: string, value: unknown, where: string): void {
+  if (typeof value !== 'string') {
+    throw new AttachError(ErrorCodes.BAD_REQUEST, `${where}: ${name} must be a string, not ${value === null ? 'null' : typeof value} (env is either { policy, set, keep } or a plain NAME → string object)`);
+  }
+  if (name === '' || name.includes('=') || name.includes('\0') || value.includes('\0')) {
+    throw new AttachError(ErrorCodes.BAD_REQUEST, `${where}: ${JSON.stringify(name)} is not a valid environment variable`);
+  }
+}
+
 /**
  * One attach, as the CLI or a program asks for it. Plugins read the fields
  * that concern them; `extensions` carries options of third-party stages.
@@ -28,13 +79,27 @@ export interface AttachRequest {
   readonly command?: readonly string[];
   /** Working directory inside the container; default: the caller's, else /. */
   readonly cwd?: string;
-  readonly env?: {
-    readonly policy?: EnvPolicy;
-    /** -v NAME=VALUE */
-    readonly set?: Readonly<Record<string, string>>;
-    /** --keep-var NAME, with policy 'clear'. */
-    readonly keep?: readonly string[];
-  };
+  /**
+   * The command's environment, in one of two forms:
+   *
+   * - `{ policy, set, keep }`, lxc-attach's: the caller's environment
+   *   (policy 'keep', the default) or only the `keep` names (policy 'clear',
+   *   with LXC's PATH unless kept), then what the container gives a process
+   *   entering it (its model's environment, `container=lxc` for LXC and a
+   *   bare process), then `set` over them.
+   * - a plain object `{ NAME: 'value', … }`, child_process's `env`: the
+   *   environment is exactly these variables plus what the container model
+   *   adds (`container=lxc`, an LXC container's configured variables, an OCI
+   *   process's environment); these win over the model's. Nothing of the
+   *   caller's environment is kept and no PATH is added (the command is then
+   *   looked up in the default search path; give PATH to choose). HOME, when
+   *   absent, is set by set-identity (ns-plugin) as for the policy form.
+   *
+   * An object that has only the keys policy ('keep' | 'clear'), set (an
+   * object) and keep (an array) is the policy form; any other must have
+   * string values only (see normalizeEnv).
+   */
+  readonly env?: EnvOptions | Readonly<Record<string, string>>;
   /**
    * -e: privileges kept (CGROUP: no cgroup move; CAP: no capability drop;
    * LSM: no LSM label and no seccomp profile). When given, it alone decides,
@@ -75,8 +140,28 @@ export interface AttachRequest {
   readonly signal?: AbortSignal;
   /** Milliseconds the command has to start (be exec'd) before the attach gives up, as `signal` does. */
   readonly startTimeout?: number;
-  /** stdio of the attached process; default: inherit all three. */
+  /** stdio of the attached process; default: inherit all three (stdin a pipe when `input` is given). */
   readonly stdio?: readonly [StdioOption, StdioOption, StdioOption];
+  /**
+   * Written to the command's stdin, which is then closed (end-of-file), as
+   * child_process's and execa's `input`. Needs stdin 'pipe', or `stdio`
+   * absent (stdin then becomes a pipe; stdout and stderr stay inherited);
+   * another stdin is refused (BAD_REQUEST). A stream is piped in; a command
+   * that exits without reading it all ends the writing quietly (EPIPE is not
+   * an error). A stage that gives the command its own stdin (a pty) takes
+   * precedence: the input is then not written.
+   */
+  readonly input?: string | Buffer | Uint8Array | Readable;
+  /**
+   * Milliseconds the RUNNING command may run, counted from its exec (the
+   * start has `startTimeout`): then it is sent `killSignal` through its
+   * pidfd, once, and `exited` reports that signal (SIGTERM: exit code 143)
+   * unless the command handles it. Not armed for a released command after
+   * release(). Default: no limit.
+   */
+  readonly timeout?: number;
+  /** The signal `timeout` sends; default SIGTERM. */
+  readonly killSignal?: NodeJS.Signals | number;
   readonly extensions?: Readonly<Record<string, unknown>>;
 }
 

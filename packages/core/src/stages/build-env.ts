@@ -1,6 +1,7 @@
 import { AttachError, ErrorCodes } from '../errors.js';
 import type { StageContext } from '../pipeline/context.js';
 import { CONTAINER_MODEL, type ContainerModel, type ModelFailure } from '../pipeline/model.js';
+import { normalizeEnv } from '../pipeline/request.js';
 import { optional, type Stage } from '../pipeline/stage.js';
 
 /** The PATH of a cleared environment (lxc-attach --clear-env: LXC's). */
@@ -25,6 +26,10 @@ export const LXC_DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/b
  * command's user and reads the container's /etc/passwd: this stage never
  * reads a container file.
  *
+ * A plain-object env (AttachRequest.env, child_process's form) is the whole
+ * environment: the model's entries (or container=lxc), then the object's
+ * variables over them; nothing of the caller's, no LXC PATH.
+ *
  * Needs: the container model, when there is one (resolve-target).
  * Guarantees: ctx.env holds the environment the exec stage passes.
  */
@@ -36,10 +41,17 @@ export class BuildEnvironment implements Stage {
   readonly before = [optional('remount'), 'exec'];
 
   plan(ctx: StageContext): void {
-    const { policy = 'keep', keep = [], set = {} } = ctx.request.env ?? {};
+    const request = normalizeEnv(ctx.request.env);
     const env = ctx.env;
     const model = ctx.get(CONTAINER_MODEL);
     const replaces = model?.environmentReplaces === true && model.environment !== undefined;
+    if (request.exact) {
+      // child_process's env: these variables over the model's, nothing of the caller's.
+      for (const [name, value] of modelEnvironment(ctx, model) ?? [['container', 'lxc']]) env.set(name, value);
+      for (const [name, value] of Object.entries(request.set)) env.set(name, value);
+      return;
+    }
+    const { policy, keep, set } = request;
     if (policy === 'keep') {
       // The caller's whole environment, unless the container's replaces it.
       if (!replaces) for (const [name, value] of Object.entries(process.env)) if (value !== undefined) env.set(name, value);
