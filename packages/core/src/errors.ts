@@ -71,6 +71,17 @@ export class AttachError extends Error {
   }
 }
 
+/**
+ * Whether `err` is an AttachError: every failure of an attach is one. A
+ * guard that also holds across copies of this package (an AttachError made
+ * by another copy of @attachkit/core has the same name and a known code).
+ */
+export function isAttachError(err: unknown): err is AttachError {
+  if (err instanceof AttachError) return true;
+  const e = err as { name?: unknown; code?: unknown } | null;
+  return typeof e === 'object' && e !== null && e.name === 'AttachError' && (Object.values(ErrorCodes) as unknown[]).includes(e.code);
+}
+
 /** A libc call made from the Node process failed. */
 export class SyscallError extends Error {
   readonly syscall: string;

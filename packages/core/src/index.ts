@@ -3,7 +3,7 @@
  * pre-exec program, libc access, errors. Plugins use only what is exported here.
  */
 export * from './di.js';
-export { AttachError, ErrorCodes, SyscallError, type AttachErrorDetails, type ErrorCode } from './errors.js';
+export { AttachError, ErrorCodes, isAttachError, SyscallError, type AttachErrorDetails, type ErrorCode } from './errors.js';
 export * from './libc/constants.js';
 export { describeErrno, errnoMessage, errnoName } from './libc/errno.js';
 export { controlMessage, KoffiLibc, LIBC, openHow, realLibc, setKoffiLoader, type KoffiModule, type Libc, type ProcessExit, type ReceivedMessage } from './libc/libc.js';

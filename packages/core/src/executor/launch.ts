@@ -2,8 +2,8 @@ import { closeSync, ftruncateSync, openSync, readlinkSync, readSync } from 'node
 import { Socket as PipeSocket } from 'node:net';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { AttachError, ErrorCodes, SyscallError } from '../errors.js';
-import { F_GETFL, F_SETFL, MFD_CLOEXEC, MSG_NOSIGNAL, O_NONBLOCK, SCM_RIGHTS, SIGKILL, SOL_SOCKET } from '../libc/constants.js';
-import { errnoName } from '../libc/errno.js';
+import { F_GETFD, F_GETFL, F_SETFL, MFD_CLOEXEC, MSG_NOSIGNAL, O_NONBLOCK, SCM_RIGHTS, SIGKILL, SOL_SOCKET } from '../libc/constants.js';
+import { describeErrno, errnoName } from '../libc/errno.js';
 import { controlMessage, type Libc, type ProcessExit } from '../libc/libc.js';
 import { stageError } from '../pipeline/context.js';
 import { FIRST_PASSED_FD, REPORT_PAGE_SIZE, type OpInfo, type PreExecProgram, type SerializedProgram } from '../program/program.js';
@@ -162,6 +162,17 @@ function run(libc: Libc, pid: number, pidfd: number, ours: number, plan: PreExec
   for (const fd of new Set(sources)) blocking(libc, fd);
   let handover: unknown;
   try {
+    // An fd a stage passed that is not open would fail the whole hand-over
+    // with a bare EBADF: name the stage instead.
+    program.fds.forEach((fd, i) => {
+      try {
+        libc.fcntl(fd, F_GETFD, 0);
+      } catch (err) {
+        const stage = program.fdOwners[i] ?? 'core';
+        throw new AttachError(ErrorCodes.BAD_REQUEST, `${stage}: fd ${fd}, passed to the executor (passFd), is not open: ${describeErrno((err as SyscallError).errno)}`,
+          { ...(stage === 'core' ? {} : { stage }), operation: `passFd(${fd})`, syscall: 'fcntl', errno: (err as SyscallError).errno, cause: err });
+      }
+    });
     if (FIRST_PASSED_FD + program.fds.length > SCM_MAX_FD) {
       throw new AttachError(ErrorCodes.BAD_REQUEST, `too many fds passed to the executor (${program.fds.length})`);
     }

@@ -194,6 +194,8 @@ export interface SerializedProgram {
   readonly ops: readonly OpInfo[];
   /** Parent fds to place at FIRST_PASSED_FD + i in the executor. */
   readonly fds: readonly number[];
+  /** The stage that passed fds[i] first (`core` for the core's own), for errors. */
+  readonly fdOwners: readonly string[];
   /** Parent fds that replace the caller's std fds (setStdio). */
   readonly stdio: readonly (number | undefined)[];
   /** What the parent sends on the inbox once the attached process exists, in order. */
@@ -215,6 +217,7 @@ export interface ProgramChannels {
 export class PreExecProgram {
   private readonly planned: PlannedOp[] = [];
   private readonly fds: number[] = [];
+  private readonly fdOwners: string[] = [];
   /** Executor fds the attached process needs (PassFdOptions.attached); the rest are closed before the fork into the target. */
   private readonly attachedFds = new Set<number>();
   private readonly stdio: Array<number | undefined> = [undefined, undefined, undefined];
@@ -229,7 +232,7 @@ export class PreExecProgram {
   emitter(stage: string): ProgramEmitter {
     return {
       syscall: (phase, name, args, options) => this.addSyscall(stage, phase, name, args, options),
-      passFd: (fd, options) => this.passFd(fd, options),
+      passFd: (fd, options) => this.passFd(fd, options, stage),
       setStdio: (n, fd) => this.setStdio(stage, n, fd),
       receiveFd: (phase, operation, open) => this.addReceiveFd(stage, phase, operation, open),
       keepFd: (fd) => this.keepFd(stage, fd),
@@ -263,10 +266,15 @@ export class PreExecProgram {
     };
   }
 
-  passFd(fd: number, options: PassFdOptions = {}): number {
-    if (!Number.isSafeInteger(fd) || fd < 0) throw new AttachError(ErrorCodes.BAD_REQUEST, `passFd: ${fd} is not an fd`);
+  passFd(fd: number, options: PassFdOptions = {}, stage = 'core'): number {
+    if (!Number.isSafeInteger(fd) || fd < 0) {
+      throw new AttachError(ErrorCodes.BAD_REQUEST, `${stage}: passFd(${fd}): not an fd`, { stage: stage === 'core' ? undefined : stage });
+    }
     let i = this.fds.indexOf(fd);
-    if (i < 0) i = this.fds.push(fd) - 1;
+    if (i < 0) {
+      i = this.fds.push(fd) - 1;
+      this.fdOwners.push(stage);
+    }
     if (options.attached) this.attachedFds.add(FIRST_PASSED_FD + i);
     return FIRST_PASSED_FD + i;
   }
@@ -295,7 +303,7 @@ export class PreExecProgram {
     if (FIRST_KEPT_FD + this.kept.length + 1 > SYNC_FD_FLOOR) {
       throw new AttachError(ErrorCodes.BAD_REQUEST, `${stage}: the command can keep at most ${SYNC_FD_FLOOR - FIRST_KEPT_FD} fds`, { stage });
     }
-    this.kept.push({ fd: this.passFd(fd, { attached: true }), from: fd });
+    this.kept.push({ fd: this.passFd(fd, { attached: true }, stage), from: fd });
     return FIRST_KEPT_FD + this.kept.length - 1;
   }
 
@@ -504,7 +512,7 @@ export class PreExecProgram {
     });
     const ops: OpInfo[] = ordered.map(({ stage, phase, syscall, operation }) => ({ stage, phase, syscall, operation }));
     return {
-      bytes: Buffer.concat([header, opsBuf, relocBuf, ...data]), ops, fds: [...this.fds], stdio: [...this.stdio],
+      bytes: Buffer.concat([header, opsBuf, relocBuf, ...data]), ops, fds: [...this.fds], fdOwners: [...this.fdOwners], stdio: [...this.stdio],
       // In the order the attached process receives them.
       deliveries: [...this.deliveries].sort((a, b) => index.get(a.handle)! - index.get(b.handle)!)
         .map(({ stage, operation, open }) => ({ stage, operation, open })),
