@@ -37,6 +37,7 @@ export function runFilter(program: readonly Insn[], data: SeccompData): number {
       case 0x15: branch(a === insn.k); break;
       case 0x25: branch(a > insn.k); break;
       case 0x35: branch(a >= insn.k); break;
+      case 0x45: branch((a & insn.k) !== 0); break;
       case 0x06: return insn.k >>> 0;
       default: throw new Error(`unknown instruction 0x${insn.code.toString(16)} at ${pc}`);
     }

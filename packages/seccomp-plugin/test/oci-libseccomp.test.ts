@@ -9,6 +9,7 @@ import {
   COMPAT_SYSCALL_NUMBERS, compileOciSeccomp, ociActionValue, parseOciSeccomp, X86_64,
   type Insn, type OciSeccomp, type OciSeccompAction, type OciSeccompArchitecture,
 } from '../src/index.js';
+import { runFilter } from './bpf-vm.js';
 import { dockerLike } from './oci-profiles.js';
 
 /**
@@ -51,32 +52,8 @@ function decode(buf: Buffer): Insn[] {
   return out;
 }
 
-/** Classic BPF as seccomp runs it, with what libseccomp emits (ld abs, and, ja, jeq/jgt/jge/jset, ret). */
-function run(program: readonly Insn[], nr: number, arch: number, args: readonly bigint[]): number {
-  const word = (off: number) => {
-    if (off === 0) return nr >>> 0;
-    if (off === 4) return arch >>> 0;
-    const arg = args[(off - 16) >> 3] ?? 0n;
-    return Number(off % 8 === 0 ? arg & 0xffffffffn : arg >> 32n);
-  };
-  let a = 0;
-  for (let pc = 0; ;) {
-    const insn = program[pc];
-    if (!insn) throw new Error(`fell off at ${pc}`);
-    const branch = (taken: boolean) => { pc += 1 + (taken ? insn.jt : insn.jf); };
-    switch (insn.code) {
-      case 0x20: a = word(insn.k); pc++; break;
-      case 0x54: a = (a & insn.k) >>> 0; pc++; break;
-      case 0x05: pc += 1 + insn.k; break;
-      case 0x15: branch(a === insn.k); break;
-      case 0x25: branch(a > insn.k); break;
-      case 0x35: branch(a >= insn.k); break;
-      case 0x45: branch((a & insn.k) !== 0); break;
-      case 0x06: return insn.k >>> 0;
-      default: throw new Error(`instruction 0x${insn.code.toString(16)}`);
-    }
-  }
-}
+/** A filter's verdict, by the package's BPF interpreter (it knows what libseccomp emits: ld abs, and, ja, jeq/jgt/jge/jset, ret). */
+const run = (program: readonly Insn[], nr: number, arch: number, args: readonly bigint[]): number => runFilter(program, { nr, arch, args });
 
 /** A small deterministic PRNG (mulberry32). */
 function prng(seed: number) {
