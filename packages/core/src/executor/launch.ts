@@ -1,27 +1,21 @@
-import { closeSync, ftruncateSync, openSync, readlinkSync, readSync } from 'node:fs';
+import { closeSync, openSync, readlinkSync } from 'node:fs';
 import { Socket as PipeSocket } from 'node:net';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { AttachError, ErrorCodes, SyscallError } from '../errors.js';
-import { F_GETFD, F_GETFL, F_SETFL, MFD_CLOEXEC, MSG_NOSIGNAL, O_NONBLOCK, SCM_RIGHTS, SIGKILL, SOL_SOCKET } from '../libc/constants.js';
+import { F_GETFD, F_GETFL, F_SETFL, O_NONBLOCK, SIGKILL } from '../libc/constants.js';
 import { describeErrno, errnoName } from '../libc/errno.js';
-import { controlMessage, type Libc, type ProcessExit } from '../libc/libc.js';
+import type { Libc, ProcessExit } from '../libc/libc.js';
 import { stageError } from '../pipeline/context.js';
-import { FIRST_PASSED_FD, REPORT_PAGE_SIZE, type OpInfo, type PreExecProgram, type SerializedProgram } from '../program/program.js';
+import { FIRST_PASSED_FD, type OpInfo, type PreExecProgram, type SerializedProgram } from '../program/program.js';
 import type { Phase } from '../program/phases.js';
 import { EXECUTOR_IMAGE_NAME, executorImage, executorImagePath } from './image.js';
 import { reaperFor } from './reaper.js';
+import {
+  MSG_ERROR, MSG_EXEC, MSG_PID, MSG_READY, OP_NONE, openChannels, readMessages, readReportedPid, SCM_MAX_FD, sendFd, sendFds,
+} from './wire.js';
 
-/** Messages from the executor: 16 bytes, {type, op index, value, reserved}. */
-const MSG_SIZE = 16;
-const MSG_READY = 1;
-const MSG_PID = 2;
-const MSG_ERROR = 3;
-const MSG_EXEC = 4;
-const OP_NONE = 0xffffffff;
 /** Phases whose ops run before the fork into the target: never reported on the attached process's pipe. */
 const BEFORE_FORK: ReadonlySet<Phase> = new Set(['sync', 'harden', 'cgroups', 'namespaces']);
-/** The most fds one SCM_RIGHTS message carries (SCM_MAX_FD). */
-const SCM_MAX_FD = 253;
 
 export type StdioOption = 'inherit' | 'pipe' | 'ignore' | number;
 
@@ -117,23 +111,6 @@ interface Held {
   /** Settles when reaped; never rejects (a failed wait reads as an unknown exit). */
   readonly exit: Promise<ProcessExit>;
   reaped: boolean;
-}
-
-/** The attach's channels (ProgramChannels): our ends, and the executor's, which we close once sent. */
-function openChannels(libc: Libc, inbox: boolean) {
-  const page = libc.memfdCreate('attachkit-report', MFD_CLOEXEC);
-  ftruncateSync(page, REPORT_PAGE_SIZE);
-  const [reportRead, reportWrite] = libc.pipe();
-  const [inboxOurs, inboxTheirs] = inbox ? libc.socketpair() : [undefined, undefined];
-  return {
-    page, reportRead, inboxOurs,
-    theirs: { page, report: reportWrite, ...(inboxTheirs === undefined ? {} : { inbox: inboxTheirs }) },
-    /** Close what only the executor needed. */
-    handedOver() {
-      libc.close(reportWrite);
-      if (inboxTheirs !== undefined) libc.close(inboxTheirs);
-    },
-  };
 }
 
 function run(libc: Libc, pid: number, pidfd: number, ours: number, plan: PreExecProgram, options: LaunchOptions): Promise<Launched> {
@@ -284,7 +261,7 @@ function run(libc: Libc, pid: number, pidfd: number, ours: number, plan: PreExec
           return;
         }
         try {
-          libc.sendmsg(channels.inboxOurs!, [Buffer.alloc(1)], controlMessage(SOL_SOCKET, SCM_RIGHTS, Buffer.from(Int32Array.of(fd).buffer)), MSG_NOSIGNAL);
+          sendFd(libc, channels.inboxOurs!, fd);
         } catch {
           // The attached process is gone: its exit tells why.
         } finally {
@@ -388,25 +365,6 @@ function commandStarted(pid: number, execReached: boolean): boolean {
   }
 }
 
-/** 16-byte messages {type, op index, value, reserved} from a stream. */
-function readMessages(stream: PipeSocket, onMessage: (type: number, index: number, value: number) => void): void {
-  let pending: Buffer = Buffer.alloc(0);
-  stream.on('data', (chunk: Buffer) => {
-    pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-    while (pending.length >= MSG_SIZE) {
-      onMessage(pending.readUInt32LE(0), pending.readUInt32LE(4), pending.readInt32LE(8));
-      pending = pending.subarray(MSG_SIZE);
-    }
-  });
-}
-
-/** The pid the kernel stored at the fork into the target (0: there was none). */
-function readReportedPid(page: number): number {
-  const word = Buffer.alloc(4);
-  readSync(page, word, 0, 4, 0);
-  return word.readInt32LE(0);
-}
-
 /**
  * A pidfd on `pid`, proven to be our own unreaped child: only then can we be
  * sure it is the process we mean (a child's pid is not reused before we reap
@@ -437,18 +395,6 @@ export function abortReason(reason: unknown): AttachError {
 
 function diedBeforeExec(exit: ProcessExit): AttachError {
   return new AttachError(ErrorCodes.EXECUTOR, `the attached process ended (${describeExit(exit)}) before it could exec the command`);
-}
-
-/**
- * The fds of the attach, each with its number in the executor: one
- * message, {count, numbers[count]} with the fds as SCM_RIGHTS.
- */
-function sendFds(libc: Libc, sock: number, fds: ReadonlyArray<readonly [fd: number, at: number]>): void {
-  const header = Buffer.alloc(4 * (fds.length + 1));
-  header.writeUInt32LE(fds.length, 0);
-  fds.forEach(([, at], i) => header.writeInt32LE(at, 4 * (i + 1)));
-  const rights = Buffer.from(Int32Array.from(fds, ([fd]) => fd).buffer);
-  libc.sendmsg(sock, [header], fds.length ? controlMessage(SOL_SOCKET, SCM_RIGHTS, rights) : undefined, MSG_NOSIGNAL);
 }
 
 /**
