@@ -5,7 +5,8 @@ import { OpenPty } from './open-pty.js';
 export { GivePty } from './give-pty.js';
 export { OpenPty } from './open-pty.js';
 export { openPtyPair, type PtyPair } from './node-pty.js';
-export { DRAIN_LIMITS, proxyTerminal, TerminalControl, type DrainLimits, type ProxyOptions } from './proxy.js';
+export { DRAIN_LIMITS, proxyTerminal, type DrainLimits, type ProxyOptions } from './proxy.js';
+export { TerminalControl } from './terminal-control.js';
 export { PTY, type PtySession } from './session.js';
 export { terminalFds, type TerminalFds } from './terminals.js';
 

@@ -1,10 +1,12 @@
-import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { readSync } from 'node:fs';
 import type { SocketConstructorOpts } from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ReadStream } from 'node:tty';
-import { F_DUPFD_CLOEXEC, F_GETFL, F_SETFL, O_NONBLOCK, realLibc, SyscallError, type AttachedProcess, type AttachResult, type Libc } from '@attachkit/core';
+import { F_DUPFD_CLOEXEC, F_GETFL, F_SETFL, O_NONBLOCK, realLibc, type AttachedProcess, type AttachResult, type Libc } from '@attachkit/core';
+import { closeQuietly, detachHungUpStdio, isTerminal, openOutput, readCompleteLines, sameTerminal, writeAll } from './caller-terminal.js';
 import { MasterWriter } from './master-writer.js';
 import type { PtySession } from './session.js';
+import type { Controllable, TerminalControl } from './terminal-control.js';
 import { eofChar, getTermios, getWinsize, isCanonical, rawOutputTermios, rawTermios, setTermios, setWinsize, withoutEof } from './termios.js';
 
 const CR = 0x0d;
@@ -73,52 +75,6 @@ export async function proxyTerminal(
 export interface ProxyOptions {
   /** Hang up, suspend and resume the proxy from outside (the CLI's signal handling). */
   readonly control?: TerminalControl;
-}
-
-interface Controllable {
-  hangUpSession(): void;
-  suspend(): void;
-  resume(): void;
-}
-
-/**
- * What the caller of proxyTerminal() can do to a running proxy; each call
- * does nothing when no proxy runs (before it starts, a hang-up is kept
- * for it).
- */
-export class TerminalControl {
-  private proxy: Controllable | undefined;
-  private hungUp = false;
-
-  /** @internal proxyTerminal() binds itself while it runs. */
-  bind(proxy: Controllable | undefined): void {
-    this.proxy = proxy;
-    if (proxy && this.hungUp) proxy.hangUpSession();
-  }
-
-  /**
-   * Hang up the command's terminal, as a terminal emulator that closes does
-   * (and as lxc-attach's death does): the caller's terminal is restored and
-   * no longer read, and the master is closed, so the kernel hangs up the
-   * pty — the command (its session leader) gets SIGHUP and SIGCONT, and
-   * when it exits its foreground job gets SIGHUP. Output not yet read is
-   * lost. proxyTerminal() still resolves with the command's result once it
-   * has exited.
-   */
-  hangUp(): void {
-    this.hungUp = true;
-    this.proxy?.hangUpSession();
-  }
-
-  /** Give the caller's terminal its own modes back (before attachkit stops itself: Ctrl-Z). */
-  suspend(): void {
-    this.proxy?.suspend();
-  }
-
-  /** Set the proxy's modes again (attachkit continued: fg). */
-  resume(): void {
-    this.proxy?.resume();
-  }
 }
 
 /** How much of the pty is still relayed once the command has exited: whichever bound comes first. */
@@ -448,112 +404,5 @@ class TerminalProxy {
     if (this.hungUp || this.finished) return;
     this.hungUp = true;
     this.proc.kill('SIGHUP');
-  }
-}
-
-/**
- * The output terminal, opened anew: a description of our own that blocks, so
- * that a slow terminal slows the command down instead of filling memory, and
- * whatever shares the caller's description is not affected. The fd as is,
- * when the terminal cannot be reopened.
- */
-function openOutput(fd: number): number {
-  try {
-    return openSync(`/proc/self/fd/${fd}`, constants.O_WRONLY | constants.O_NOCTTY);
-  } catch {
-    return fd;
-  }
-}
-
-function writeAll(fd: number, data: Buffer): void {
-  let off = 0;
-  while (off < data.length) {
-    try {
-      off += writeSync(fd, data, off);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1); // a non-blocking fd we could not reopen
-    }
-  }
-}
-
-const EIO = 5;
-
-/**
- * Node 20 aborts at exit when it cannot restore the startup mode of a std fd
- * whose terminal has hung up (nodejs/node#51519, fixed in #58200); it skips
- * fds that no longer refer to the file they did at startup. So a std fd on a
- * hung-up terminal — useless from now on — is pointed at /dev/null, and the
- * command's exit status survives the terminal.
- */
-function detachHungUpStdio(libc: Libc): void {
-  for (const fd of [0, 1, 2]) {
-    try {
-      getTermios(libc, fd);
-    } catch (err) {
-      if (!(err instanceof SyscallError && err.errno === EIO)) continue;
-      const devNull = openSync('/dev/null', constants.O_RDWR);
-      try {
-        libc.syscall('dup3', [devNull, fd, 0]);
-      } catch {
-        // keep going: the worst case is Node's abort message
-      } finally {
-        closeSync(devNull);
-      }
-    }
-  }
-}
-
-/**
- * The complete lines waiting in a canonical-mode terminal, read through a
- * non-blocking description of our own (the caller's stays as it was), as a
- * canonical read() returns them: one line at a time, a 0-length read for an
- * EOF mark (dropped). Stops at the first EAGAIN: what is left is a partial
- * line, read raw later. Bounded, should something keep writing lines.
- */
-function readCompleteLines(fd: number): Buffer | undefined {
-  let own: number;
-  try {
-    own = openSync(`/proc/self/fd/${fd}`, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
-  } catch {
-    return undefined;
-  }
-  const chunks: Buffer[] = [];
-  try {
-    const buf = Buffer.allocUnsafe(4096);
-    for (let total = 0, reads = 0; total < 1024 * 1024 && reads < 4096; reads++) {
-      let n: number;
-      try {
-        n = readSync(own, buf, 0, buf.length, null);
-      } catch {
-        break; // EAGAIN: no complete line left (or the terminal is gone)
-      }
-      if (n > 0) chunks.push(Buffer.from(buf.subarray(0, n)));
-      total += n;
-    }
-  } finally {
-    closeQuietly(own);
-  }
-  return chunks.length ? Buffer.concat(chunks) : undefined;
-}
-
-function isTerminal(libc: Libc, fd: number): boolean {
-  try {
-    getTermios(libc, fd);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function sameTerminal(a: number, b: number): boolean {
-  return a === b || fstatSync(a).rdev === fstatSync(b).rdev;
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    // already closed
   }
 }
