@@ -3,9 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CONTAINER_CGROUPS, cgroupPlugin, parseMountinfo } from '@attachkit/cgroup-plugin';
+import { cgroupPlugin, parseMountinfo } from '@attachkit/cgroup-plugin';
 import { defaultPipeline } from '@attachkit/cli';
-import { AttachError, createPipeline } from '@attachkit/core';
+import { AttachError, CONTAINER_MODEL, createPipeline } from '@attachkit/core';
 import { nsPlugin } from '@attachkit/ns-plugin';
 import { CLI, runCli } from '../helpers/cli.js';
 import { collect, openFdCount, zombies } from '../helpers/process.js';
@@ -95,7 +95,7 @@ describe('enter-cgroup (real cgroups, every hierarchy of this host)', () => {
     const gone = `${unified.mountPoint}/attachkit-no-such-cgroup`;
     const pipeline = defaultPipeline().add({
       id: 'fake-container-cgroups', description: 'a container whose cgroup vanished', after: ['resolve-target'], before: ['enter-cgroup'],
-      plan: (ctx) => ctx.set(CONTAINER_CGROUPS, { placements: [{ hierarchy: unified, path: '/attachkit-no-such-cgroup', dir: gone }] }),
+      plan: (ctx) => ctx.set(CONTAINER_MODEL, { runtime: 'test', cgroups: () => ({ dirs: [{ open: gone, shown: gone, unified: true }] }) }),
     });
     await assert.rejects(pipeline.spawn({ target: { pid: sandbox.pid }, command: ['true'], stdio: [...piped] }),
       new RegExp(`^AttachError: enter-cgroup: open\\(${gone}/cgroup.procs, O_WRONLY\\) failed: ENOENT \\(No such file or directory\\) \\(the cgroup is gone`, 'm'));

@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { capsPlugin } from '@attachkit/caps-plugin';
-import { CONTAINER_CGROUPS, cgroupPlugin, parseMountinfo } from '@attachkit/cgroup-plugin';
+import { cgroupPlugin, parseMountinfo } from '@attachkit/cgroup-plugin';
 import { defaultPipeline } from '@attachkit/cli';
 import '@attachkit/lxc-plugin'; // its target kind: { name }
 import {
-  createPipeline, executorPath, F_GETFD, F_SETFD, imm, realLibc, resultOf, type AttachRequest, type Phase, type Stage,
+  CONTAINER_MODEL, createPipeline, executorPath, F_GETFD, F_SETFD, imm, realLibc, resultOf, type AttachRequest, type Phase, type Stage,
 } from '@attachkit/core';
 import { lsmPlugin } from '@attachkit/lsm-plugin';
 import { nsPlugin } from '@attachkit/ns-plugin';
@@ -246,7 +246,7 @@ describe('security: attacks from inside the container, and leaks out of the call
     const marker = join(scratch, 'ran');
     const pipeline = defaultPipeline().add({
       id: 'empty-cpuset', description: 'a cgroup that refuses tasks', after: ['resolve-target'], before: ['enter-cgroup'],
-      plan: (ctx) => ctx.set(CONTAINER_CGROUPS, { placements: [{ hierarchy: cpuset, path: dir.slice(cpuset.mountPoint.length), dir }] }),
+      plan: (ctx) => ctx.set(CONTAINER_MODEL, { runtime: 'test', cgroups: () => ({ dirs: [{ open: dir, shown: dir, unified: false }] }) }),
     });
     try {
       await collect(await defaultPipeline().spawn({ target: { pid: box.pid }, command: ['true'], stdio: [...piped] }));

@@ -6,12 +6,6 @@ import {
 import { parseMountinfo, parseProcCgroup, place, type CgroupPlacement } from './hierarchies.js';
 import { CGROUP_OPTIONS, type CgroupOptions } from './options.js';
 
-/**
- * The container's cgroups, when a resolver knows them better than
- * /proc/<pid>/cgroup (LXC hands out its cgroup directories). `leaf` is the
- * cgroup2 child to use, LXC's `.lxc`.
- */
-export const CONTAINER_CGROUPS = contextKey<{ readonly placements: readonly CgroupPlacement[]; readonly leaf?: string }>('container-cgroups');
 
 /** Where a cgroup is opened from (a held directory fd's /proc/self/fd path, or a host path), and how errors name it. */
 interface CgroupDir {
@@ -69,12 +63,9 @@ export class EnterCgroup implements Stage {
   }
 
   plan(ctx: StageContext): void {
-    const given = ctx.get(CONTAINER_CGROUPS);
-    const fromModel = given ? undefined : this.modelDirs(ctx);
-    const fromHost = (placements: readonly CgroupPlacement[]) =>
-      placements.map((p) => ({ open: p.dir, shown: p.dir, unified: p.hierarchy.unified }));
-    const dirs = given ? fromHost(given.placements) : fromModel?.dirs ?? fromHost(this.discover(ctx));
-    const leaf = given ? given.leaf : fromModel?.leaf;
+    const fromModel = this.modelDirs(ctx);
+    const dirs = fromModel?.dirs ?? this.discover(ctx).map((p) => ({ open: p.dir, shown: p.dir, unified: p.hierarchy.unified }));
+    const leaf = fromModel?.leaf;
     // v1 first: the cgroup2 fork, if any, must come last, and its child keeps the v1 cgroups.
     for (const dir of dirs.filter((d) => !d.unified)) {
       const tasks = this.openForWrite(ctx, `${dir.open}/tasks`, `${dir.shown}/tasks`);

@@ -2,7 +2,7 @@ import { definePlugin, STAGE } from '@attachkit/core';
 import { EnterCgroup } from './enter-cgroup.js';
 import { CGROUP_OPTIONS, defaultCgroupOptions, type CgroupOptions } from './options.js';
 
-export { CONTAINER_CGROUPS, EnterCgroup } from './enter-cgroup.js';
+export { EnterCgroup } from './enter-cgroup.js';
 export { parseMountinfo, parseProcCgroup, place, type CgroupPlacement, type Hierarchy, type Membership } from './hierarchies.js';
 export { CGROUP_OPTIONS, defaultCgroupOptions, kernelAtLeast, type CgroupOptions } from './options.js';
 
