@@ -11,6 +11,7 @@ import { cpus, release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultPipeline } from '@attachkit/cli';
+import { installCli } from './installed-cli.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 // The CLI as installed: its launcher (V8 start-up snapshot, docs/startup.md) when built, else node and the modules.
@@ -162,6 +163,18 @@ if (EXTRA_CA) {
   measure('node, no NODE_EXTRA_CA_CERTS', commands.node, bare);
   measure('attachkit, no NODE_EXTRA_CA_CERTS', commands.attachkit, bare);
 }
+// The CLI installed from the packed tarballs with npm (its install builds the
+// start-up snapshot from the installed modules), beside the repository's.
+log('installed CLI: packing the packages and installing the tarballs with npm');
+const installed = installCli(ROOT);
+if (installed.error) log(`no installed CLI to measure: ${installed.error}`);
+else {
+  try {
+    measure('attachkit (installed)', [installed.bin, '-n', CONTAINER, '--', 'true']);
+  } finally {
+    installed.cleanup();
+  }
+}
 const cli = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
 results.cliTrue = { unit: 'ms (median)', ...cli, samples };
 
@@ -275,6 +288,10 @@ const rows = [
     return ['CLI `-- true`, like for like: both without NODE_EXTRA_CA_CERTS', `${round(a, 1)} ms`, '',
       `${ratio(a, n)}× \`node -e 0\` (${round(n, 1)} ms)`, '≤ 1.25× `node -e 0`', a <= 1.25 * n];
   })()] : []),
+  ...(cli['attachkit (installed)'] === undefined ? [] : [[
+    'CLI `-- true`, installed from the packed tarballs (npm) beside the repository\'s (median)', `${round(cli['attachkit (installed)'], 1)} ms`,
+    `${round(cli.attachkit, 1)} ms (repository's CLI)`, `${ratio(cli['attachkit (installed)'], cli.attachkit)}×`, '≤ 1.3×',
+    cli['attachkit (installed)'] <= 1.3 * cli.attachkit]]),
   ['library attach in a warm process (median)', `${round(results.libraryAttach.attachkit, 1)} ms`, `${round(cli['lxc-attach'], 1)} ms (CLI)`,
     `${ratio(results.libraryAttach.attachkit, cli['lxc-attach'])}×`, '≤ 0.5×', results.libraryAttach.attachkit <= 0.5 * cli['lxc-attach']],
   ['pipe throughput, 1 GiB (dd, 1 MiB blocks)', `${Math.round(results.pipe.attachkit)} MiB/s`, `${Math.round(results.pipe['lxc-attach'])} MiB/s`,

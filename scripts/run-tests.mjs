@@ -24,6 +24,7 @@ function find(dir) {
 const roots = [
   ...readdirSync('packages').map((p) => join('packages', p, 'dist', 'test')),
   join('test', 'dist', 'suites'),
+  ...readdirSync('examples').map((p) => join('examples', p, 'dist', 'test')),
 ];
 const files = roots.flatMap(find).sort();
 if (files.length === 0) {

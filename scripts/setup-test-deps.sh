@@ -26,6 +26,8 @@ oci=()
 for pkg in runc crun podman docker.io containerd libseccomp-dev; do
   installed "$pkg" || oci+=("$pkg")
 done
+# chromium: the headless browser of the web-terminal example's test (examples/web-terminal).
+installed chromium || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 [ ${#missing[@]} -eq 0 ] && [ ${#oci[@]} -eq 0 ] && exit 0
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq

@@ -5,7 +5,9 @@
  * is stopped at once (SIGSTOP), every fd it holds is taken with
  * pidfd_getfd(2), and reported as "stolen <pid> <fd> <dev> <what>", where
  * <dev> is the st_dev of the file's filesystem (major:minor) and <what> the
- * /proc/self/fd link of the copy. Each stolen fd is then abused:
+ * /proc/self/fd link of the copy; then "exe <pid> <its /proc/<pid>/exe>"
+ * (attachkit's executor: all was taken before the exec). Each stolen fd is
+ * then abused:
  * a directory is climbed ("climbed <pid> <fd> <ino of ../../../../..>"), and
  * anything writable gets forged attachkit messages (a pid report naming
  * `victim`, an error, an unknown type). Then the process goes on (SIGCONT).
@@ -113,6 +115,12 @@ int main(int argc, char **argv)
 			if (got >= 0)
 				abuse(pid, fd, got, victim);
 		}
+		/* Still attachkit's executor after the theft: all of it was taken before the exec. */
+		char exe[64], what[256];
+		snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
+		ssize_t len = readlink(exe, what, sizeof(what) - 1);
+		what[len > 0 ? len : 0] = '\0';
+		printf("exe %d %s\n", pid, what);
 		kill(pid, SIGCONT);
 		close(pidfd);
 	}

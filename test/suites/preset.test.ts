@@ -24,7 +24,7 @@ describe('@attachkit/preset', () => {
   it('should hold every plugin of the CLI', () => {
     assert.deepEqual(defaultPlugins().map((p) => p.name), [
       '@attachkit/lxc-plugin', '@attachkit/oci-plugin', '@attachkit/ns-plugin', '@attachkit/cgroup-plugin', '@attachkit/lsm-plugin',
-      '@attachkit/caps-plugin', '@attachkit/seccomp-plugin', '@attachkit/pty-plugin',
+      '@attachkit/caps-plugin', '@attachkit/seccomp-plugin', '@attachkit/pty-plugin', '@attachkit/host-plugin',
     ]);
   });
 

@@ -10,6 +10,7 @@ import '@attachkit/lxc-plugin'; // its target kind: { name }
 import type { AttachedProcess } from '@attachkit/core';
 import { CLI } from '../helpers/cli.js';
 import { children, openFdCount, pidNamespaceMembers, refusal } from '../helpers/process.js';
+import { beyond, parseRacer } from '../helpers/racer.js';
 import { q, text, underScript } from '../helpers/terminal.js';
 import { DEFAULT_LXCPATH, ensureContainer, initPid, type ContainerSpec } from '../lxc/containers.js';
 
@@ -37,8 +38,6 @@ const CAP_SYS_PTRACE = 19n;
 /** What the command needs, as the racer sees it from inside: /dev/null, pipes, the sealed zeros, the container's pty. */
 const ALLOWED = /^(\/dev\/null|pipe:\[\d+\]|\/memfd:attachkit-zeros \(deleted\)|\/dev\/pts\/\d+)$/;
 const FORGED = 'attachkit: the attached process reported a failure of op 0, which it does not run: a forged report (is it traced from inside the container?)';
-
-interface Stolen { readonly fd: number; readonly dev: string; readonly what: string }
 
 /** The racer's report: what it caught and took. */
 async function until(ok: () => boolean, ms = 10_000): Promise<void> {
@@ -72,18 +71,6 @@ function cli(args: readonly string[]): { child: ChildProcess; done: Promise<{ co
   return { child, done: new Promise((resolve) => child.on('close', (code) => resolve({ code, stderr }))) };
 }
 
-function parse(out: string): { caught: number; stolen: Stolen[]; climbed: string[] } {
-  const lines = out.split('\n');
-  return {
-    caught: lines.filter((l) => l.startsWith('caught ')).length,
-    stolen: lines.filter((l) => l.startsWith('stolen ')).map((l) => {
-      const [, , fd, dev, ...what] = l.split(' ');
-      return { fd: Number(fd), dev: dev!, what: what.join(' ') };
-    }),
-    climbed: lines.filter((l) => l.startsWith('climbed ')),
-  };
-}
-
 /**
  * The CLI with fd 40 on the host's / and not close-on-exec, as a careless
  * caller leaves one: it reaches attachkit's node, but never the executor.
@@ -114,7 +101,7 @@ describe('security: a ptrace-capable root inside a privileged container racing t
   });
 
   /** Run the racer inside for `seconds` while `attach` runs (given what the racer printed so far); its report once it has ended. */
-  async function race(seconds: number, attach: (seen: () => string) => Promise<void>, mode = 'steal'): Promise<ReturnType<typeof parse>> {
+  async function race(seconds: number, attach: (seen: () => string) => Promise<void>, mode = 'steal'): Promise<ReturnType<typeof parseRacer>> {
     const racer: AttachedProcess = await defaultPipeline().spawn({
       target: { name: SEC.name }, command: ['/racer', String(seconds), String(victim.pid), mode], stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -128,7 +115,7 @@ describe('security: a ptrace-capable root inside a privileged container racing t
       racer.kill('SIGKILL');
       await racer.exited;
     }
-    return parse(out);
+    return parseRacer(out);
   }
 
   /** The processes in the container that were not there before the test: none of an attach may stay. */
@@ -157,8 +144,7 @@ describe('security: a ptrace-capable root inside a privileged container racing t
     assert.ok(seen.caught >= 10, `the racer caught ${seen.caught} attached processes: too few to prove anything`);
     assert.deepEqual(outcomes.filter((o) => o !== 'ok' && o !== 'forged'), [], 'every attach ran or failed with one line');
     // 0-2 are the caller's redirections (node's stdio pipes are sockets): the command's own.
-    assert.deepEqual(seen.stolen.filter((s) => s.fd > 2 && !ALLOWED.test(s.what)), [], 'only what the command needs crosses');
-    assert.deepEqual(seen.climbed, [], 'no directory of the host was reachable');
+    assert.deepEqual(beyond(seen.stolen, ALLOWED, statSync(ROOTFS).ino), [], 'only what the command needs crosses, and no directory of the host');
     assert.equal(victim.exitCode, null, 'the victim lives');
     assert.doesNotThrow(() => process.kill(victim.pid!, 0));
   });
@@ -175,7 +161,7 @@ describe('security: a ptrace-capable root inside a privileged container racing t
     // st_dev as major:minor; the container's devpts instance is the only one allowed.
     const ours = `${Math.floor(Number(devpts) / 256) & 0xfff}:${(Number(devpts) & 0xff) | ((Number(devpts) >> 12) & 0xfff00)}`;
     assert.deepEqual(ttys.filter((s) => s.dev !== ours), [], `only the container's devpts (${ours}) crosses`);
-    assert.deepEqual(seen.stolen.filter((s) => s.fd > 2 && !ALLOWED.test(s.what)), [], outputs.join('\n'));
+    assert.deepEqual(beyond(seen.stolen, ALLOWED, statSync(ROOTFS).ino), [], outputs.join('\n'));
   });
 
   // Stalled before exec: root inside stops the attached process (it may

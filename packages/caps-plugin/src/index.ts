@@ -1,4 +1,4 @@
-import { definePlugin, STAGE } from '@attachkit/core';
+import { definePlugin, registerPluginOptions, STAGE } from '@attachkit/core';
 import { ClearInheritableCapabilities } from './clear-inheritable-caps.js';
 import { DropCapabilities } from './drop-caps.js';
 import { SetNoNewPrivileges } from './no-new-privs.js';
@@ -17,7 +17,7 @@ export function capsPlugin(options: Partial<CapsOptions> = {}) {
   return definePlugin({
     name: '@attachkit/caps-plugin',
     register(container) {
-      container.register(CAPS_OPTIONS, { useValue: { ...defaultCapsOptions, ...options } });
+      registerPluginOptions(container, CAPS_OPTIONS, defaultCapsOptions, options);
       container.register(STAGE, { useClass: DropCapabilities });
       container.register(STAGE, { useClass: ClearInheritableCapabilities });
       container.register(STAGE, { useClass: SetCapabilities });

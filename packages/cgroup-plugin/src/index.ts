@@ -1,4 +1,4 @@
-import { definePlugin, STAGE } from '@attachkit/core';
+import { definePlugin, registerPluginOptions, STAGE } from '@attachkit/core';
 import { EnterCgroup } from './enter-cgroup.js';
 import { CGROUP_OPTIONS, defaultCgroupOptions, type CgroupOptions } from './options.js';
 
@@ -11,7 +11,7 @@ export function cgroupPlugin(options: Partial<CgroupOptions> = {}) {
   return definePlugin({
     name: '@attachkit/cgroup-plugin',
     register(container) {
-      container.register(CGROUP_OPTIONS, { useValue: { ...defaultCgroupOptions, ...options } });
+      registerPluginOptions(container, CGROUP_OPTIONS, defaultCgroupOptions, options);
       container.register(STAGE, { useClass: EnterCgroup });
     },
   });

@@ -39,7 +39,7 @@ const result = await build({
   target: 'node20',
   // Native addons load at run time, through createRequire; oclif reads a
   // tsconfig.json with typescript in development only.
-  external: ['koffi', 'node-pty', 'typescript'],
+  external: ['koffi', '@lydell/node-pty', '@lydell/node-pty-*', 'typescript'],
   plugins: [importMetaUrl],
   metafile: true,
   // No comments: one character beyond Latin-1 in them makes V8 keep the whole
@@ -58,7 +58,8 @@ for (const input of Object.keys(result.metafile.inputs).map((p) => resolve(p))) 
 }
 // koffi's native module, as koffi itself finds it for this machine: the
 // snapshot loads it by path (core's setKoffiLoader), not through the package.
-const coreRequire = createRequire(join(root, '..', 'core', 'dist', 'src', 'libc', 'libc.js'));
+// koffi as core resolves it, wherever the package manager put core.
+const coreRequire = createRequire(createRequire(join(root, 'package.json')).resolve('@attachkit/core'));
 const koffiVersion = coreRequire('koffi').version;
 const koffiNative = Object.keys(coreRequire.cache).find((path) => path.endsWith('.node'));
 if (!koffiNative) throw new Error('attachkit: cannot find the native module koffi loaded');

@@ -98,7 +98,7 @@ _attachkit() {
       COMPREPLY=( $(compgen -W "$(_attachkit_oci_ids "\${roots[@]}")" -- "$cur") ); return 0 ;;
     -l|--logpriority) COMPREPLY=( $(compgen -W "${LOG_PRIORITIES.join(' ')}" -- "$cur") ); return 0 ;;
     -P|--lxcpath|--oci-root|--cwd) COMPREPLY=( $(compgen -d -- "$cur") ); return 0 ;;
-    -f|--rcfile|-o|--logfile|-L|--pty-log|--executor) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
+    -f|--rcfile|-o|--logfile|-L|--pty-log|--executor|--mount-host) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
     ${valued.join('|')}) return 0 ;;
   esac
   if [[ $cur == -* ]]; then

@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import type { AttachRequest, AttachTarget, ElevatedPrivilege } from '@attachkit/core';
 import { DEFAULT_LXCPATH } from '@attachkit/lxc-plugin';
 import '@attachkit/oci-plugin'; // its target kind: { oci, root? }
+import { parseMountHost } from '@attachkit/host-plugin'; // and the request's execHost, mountHost
 import { namespacesOverrideElevated, PRIVILEGES } from './argv.js';
 import { LOG_PRIORITIES } from './log.js';
 
@@ -37,6 +38,8 @@ export const attachFlags = {
   groups: Flags.string({ description: "supplementary groups inside the container, ','-separated (default: none)" }),
   context: Flags.string({ char: 'c', description: 'SELinux context for the command' }),
   cwd: Flags.string({ description: 'working directory inside the target (default: the current one if it exists there, else /)' }),
+  'exec-host': Flags.boolean({ description: "run a program of the host (found with the caller's PATH) inside the container's isolation, from a sealed copy; a dynamic one with the host's loader and libraries, seen by it alone (docs/distroless.md)" }),
+  'mount-host': Flags.string({ description: 'bind the host path SRC at DST for the command alone, read-only unless :rw; DST is created in its private view only (repeatable)', multiple: true, helpValue: 'SRC:DST[:rw]' }),
   'preserve-fds': Flags.integer({ description: "keep the caller's fds 3 … 3+N-1 open in the command, as the same numbers (runc's --preserve-fds); every other fd is closed", min: 0 }),
   // Read by main before parsing (log.ts, logOptionsFrom), since parse errors are reported too; declared for validation and help.
   logfile: Flags.string({ char: 'o', description: "append a log of the attach to this file ('none': no log)" }),
@@ -67,6 +70,8 @@ export interface AttachFlagValues {
   context?: string | undefined;
   cwd?: string | undefined;
   'preserve-fds'?: number | undefined;
+  'exec-host'?: boolean | undefined;
+  'mount-host'?: string[] | undefined;
   logfile?: string | undefined;
 }
 
@@ -135,6 +140,8 @@ export function toRequest(flags: AttachFlagValues, argv: readonly string[]): Att
   }
   if (flags.context !== undefined && elevated?.includes('LSM')) throw new Error('-c/--context cannot be used with -e LSM');
 
+  const mountHost = (flags['mount-host'] ?? []).map(parseMountHost);
+
   const groups = flags.groups === undefined ? undefined
     : flags.groups.split(',').filter(Boolean).map((g) => parseId(g, '--groups'));
 
@@ -151,6 +158,8 @@ export function toRequest(flags: AttachFlagValues, argv: readonly string[]): Att
     ...(flags.arch !== undefined ? { arch: flags.arch } : {}),
     ...(flags.context !== undefined ? { selinuxContext: flags.context } : {}),
     ...(flags['pty-log'] !== undefined ? { ptyLog: flags['pty-log'] } : {}),
+    ...(flags['exec-host'] ? { execHost: true } : {}),
+    ...(mountHost.length ? { mountHost } : {}),
     ...(flags['preserve-fds'] ? { preserveFds: Array.from({ length: flags['preserve-fds'] }, (_, i) => 3 + i) } : {}),
     env: { policy: flags['clear-env'] ? 'clear' : 'keep', set, keep: flags['keep-var'] ?? [] },
   };

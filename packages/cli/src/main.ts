@@ -51,7 +51,7 @@ function restoreEnvironment(): void {
 }
 
 /** `attachkit ARGS`: route to a command (attach by default) and run it under oclif. */
-export async function main(argv: readonly string[], { oclif = CLI_ROOT, startup = 'from the modules' }: MainOptions = {}): Promise<void> {
+export async function main(argv: readonly string[], { oclif = { root: CLI_ROOT }, startup = 'from the modules' }: MainOptions = {}): Promise<void> {
   restoreEnvironment();
   const first = argv[0];
   let routed: string[];
@@ -75,7 +75,8 @@ export async function main(argv: readonly string[], { oclif = CLI_ROOT, startup 
   log.write('DEBUG', 'startup', startup);
   const { run, flush } = await import('@oclif/core');
   try {
-    await run(routed, oclif);
+    // No user plugins: oclif would read $HOME's data dir, a warning under sudo without -H (EACCES on /root).
+    await run(routed, typeof oclif === 'string' ? { root: oclif, userPlugins: false } : { ...oclif, userPlugins: false });
     // Terminal writes are synchronous: nothing to flush. And a terminal that
     // hung up during the attach would fail even this empty write (EIO).
     if (!process.stdout.isTTY) await flush();

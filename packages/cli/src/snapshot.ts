@@ -20,8 +20,8 @@ import { defaultPlugins } from './pipeline.js';
  *
  * What a module does when it is evaluated happens once, at build time, in a
  * clean environment with no terminal. So help (its width and colours), a run
- * with a debug switch set, a plugin's command (oclif imports those from disk)
- * and every run once an input has changed start from the modules on disk;
+ * with a debug switch set, and every run once an input has changed start
+ * from the modules on disk;
  * and the listeners modules put on stdout and stderr go on the new streams.
  */
 
@@ -45,7 +45,7 @@ let plugins: Map<string, Plugin>;
  */
 let streamListeners: Array<[StdStream, (err: Error) => void]> = [];
 
-/** oclif's plugins as `Config.load` finds them: the root (this package, its commands from this bundle) and its core plugins. */
+/** oclif's plugins as `Config.load` finds them: the root (this package, its commands from this bundle) and its core plugins (none today: completion is the root's own command). */
 async function loadPlugins(): Promise<Map<string, Plugin>> {
   const root = new Plugin({ isRoot: true, root: CLI_ROOT });
   // What oclif's `explicit` discovery would import from disk: code in a snapshot has no dynamic import().
@@ -116,11 +116,10 @@ function changedInput(): string | undefined {
   })?.[0];
 }
 
-/** Why this run must start from the modules: its output depends on the environment now (see above), or oclif loads its command from disk. */
+/** Why this run must start from the modules: its output depends on the environment now (see above), or the code on disk is not the snapshot's. */
 function modulesNeeded(argv: readonly string[]): string | undefined {
   const options = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
   if (argv[0] === 'help' || options.includes('--help') || options.includes('-h') || options.includes('-?')) return 'help';
-  if (argv[0] === 'autocomplete') return 'a plugin command';
   const debug = DEBUG_SWITCHES.find((name) => process.env[name]);
   if (debug) return `${debug} is set`;
   const changed = changedInput();

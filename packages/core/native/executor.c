@@ -56,6 +56,9 @@ enum { F_INTO_CGROUP = 2 }; /* FORK: the child is born in the cgroup2 directory 
  * parent through memory only we map (args[1], stored by the kernel as part
  * of the clone), and the child reports on the write-only pipe args[0]. */
 enum { F_INTO_TARGET = 4 };
+/* EXEC: run the executable open at fd args[5] (execveat AT_EMPTY_PATH: a
+ * sealed memfd of a host program), not a path looked up inside. */
+enum { F_EXEC_FD = 8 };
 enum { MSG_READY = 1, MSG_PID = 2, MSG_ERROR = 3, MSG_EXEC = 4 };
 #define OP_NONE 0xffffffffu /* error not tied to an op (bad program, I/O) */
 
@@ -338,7 +341,13 @@ static void run(void)
 			/* Everything before the command is done: a death from now on
 			 * is the command's (or its exec's, reported next). */
 			send_msg(MSG_EXEC, i, 0);
-			int err = exec_path(file, argv, envp);
+			int err;
+			if (op->flags & F_EXEC_FD) {
+				syscall(SYS_execveat, (int)arg_value(&op->args[5], i), "", argv, envp, AT_EMPTY_PATH);
+				err = errno;
+			} else {
+				err = exec_path(file, argv, envp);
+			}
 			fail(i, err, err == ENOENT || err == ENOTDIR ? 127 : 126);
 		}
 		default:

@@ -21,6 +21,10 @@ export const ErrorCodes = {
   EXEC_FAILED: 'AK_EXEC_FAILED',
   /** The executor could not be started or broke the protocol, or the attached process died before exec. */
   EXECUTOR: 'AK_EXECUTOR',
+  /** A plugin's registrations cannot be resolved: a stage DI cannot construct, a register() that throws. */
+  PLUGIN: 'AK_PLUGIN',
+  /** A stage declares a syscall number that disagrees with the core's table or another stage's, or none for this architecture. */
+  SYSCALL_TABLE: 'AK_SYSCALL_TABLE',
   /** The attach was given up before the command started: a signal, an AbortSignal or the start timeout. */
   ABORTED: 'AK_ABORTED',
 } as const;
@@ -80,6 +84,21 @@ export function isAttachError(err: unknown): err is AttachError {
   if (err instanceof AttachError) return true;
   const e = err as { name?: unknown; code?: unknown } | null;
   return typeof e === 'object' && e !== null && e.name === 'AttachError' && (Object.values(ErrorCodes) as unknown[]).includes(e.code);
+}
+
+/**
+ * A failure outside any stage as an AttachError (one already is kept):
+ * `operation` says what was being done; a SyscallError or a Node fs error
+ * keeps its syscall and errno.
+ */
+export function coreError(code: ErrorCode, operation: string, cause: unknown): AttachError {
+  if (isAttachError(cause)) return cause;
+  const errno = cause instanceof SyscallError ? cause.errno : (cause as { errno?: unknown } | null)?.errno;
+  if (typeof errno === 'number') {
+    const syscall = (cause as { syscall?: unknown }).syscall;
+    return AttachError.fromErrno(code, { operation, errno: Math.abs(errno), ...(typeof syscall === 'string' ? { syscall } : {}), cause });
+  }
+  return new AttachError(code, `${operation} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { operation, cause });
 }
 
 /** A libc call made from the Node process failed. */

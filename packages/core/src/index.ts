@@ -7,20 +7,21 @@ export { AttachError, ErrorCodes, isAttachError, SyscallError, type AttachErrorD
 export * from './libc/constants.js';
 export { describeErrno, errnoMessage, errnoName } from './libc/errno.js';
 export { controlMessage, KoffiLibc, LIBC, openHow, realLibc, setKoffiLoader, type KoffiModule, type Libc, type ProcessExit, type ReceivedMessage } from './libc/libc.js';
-export { syscallNumber, type SyscallName } from './libc/syscalls.js';
+export { syscallNumber, SyscallTable, type SyscallDefinitions, type SyscallName, type SyscallNumbers } from './libc/syscalls.js';
 export { CORE_PHASES, INTERMEDIATE_PHASES, isPhase, PHASES, type Phase } from './program/phases.js';
 export {
   bytes, cstring, imm, resultOf, scratch, scratchAt, FIRST_PASSED_FD,
-  type Arg, type ScratchBlock, type ExecSpec, type OpHandle, type OpInfo, type ProgramEmitter, type SerializedProgram, type SyscallOptions,
+  type Arg, type ScratchBlock, type ExecSpec, type ExecFdOptions, type OpHandle, type OpInfo, type ProgramEmitter, type SerializedProgram, type SyscallOptions,
   PreExecProgram,
 } from './program/program.js';
 export { executorPath } from './executor/image.js';
 export type { IntermediateProcess, StdioOption } from './executor/launch.js';
-export { AttachedProcess, type AttachOutput, type AttachResult, type OutputOptions } from './pipeline/attached.js';
+export { AttachedProcess, TERMINAL, type AttachedTerminal, type AttachOutput, type AttachResult, type OpenTerminal, type OutputOptions } from './pipeline/attached.js';
 export { COMMAND_IDENTITY, CONTAINER_CONFIG, contextKey, type ContainerConfig, type ContextKey, type ResolvedTarget, type StageContext } from './pipeline/context.js';
 export { orderStages } from './pipeline/order.js';
+export { pluginOptions, registerPluginOptions } from './pipeline/registrations.js';
 export { Pipeline, type StagePlanEntry } from './pipeline/pipeline.js';
-export { hasTargetPid, normalizeEnv, type AttachRequest, type AttachTarget, type AttachTargets, type ElevatedPrivilege, type EnvOptions, type EnvPolicy, type NormalizedEnv } from './pipeline/request.js';
+export { checkTerminalSize, checkTty, hasTargetPid, normalizeEnv, type AttachRequest, type AttachTarget, type AttachTargets, type ElevatedPrivilege, type EnvOptions, type EnvPolicy, type NormalizedEnv, type TtyOptions } from './pipeline/request.js';
 export { TARGET_RESOLVER, type TargetResolver } from './pipeline/target.js';
 export { enabledByDefault, optional, refId, STAGE, type Stage, type StageRef, type StageToggle } from './pipeline/stage.js';
 export { BuildEnvironment, LXC_DEFAULT_PATH } from './stages/build-env.js';

@@ -1,7 +1,8 @@
 import { container as rootContainer, type DependencyContainer } from './di.js';
-import { AttachError, ErrorCodes } from './errors.js';
+import { AttachError, coreError, ErrorCodes } from './errors.js';
 import { LIBC, realLibc, type Libc } from './libc/libc.js';
 import { Pipeline } from './pipeline/pipeline.js';
+import { pluginRegistrar } from './pipeline/registrations.js';
 import { STAGE } from './pipeline/stage.js';
 import { BuildEnvironment } from './stages/build-env.js';
 import { ExecCommand } from './stages/exec-command.js';
@@ -46,9 +47,16 @@ export const corePlugin = definePlugin({
 export interface CreatePipelineOptions {
   /** Plugins besides the core (which is always first). */
   readonly plugins?: readonly AttachPlugin[];
-  /** Parent container; a child of it holds this pipeline's registrations. Default: tsyringe's root. */
+  /**
+   * Parent container; a child of it holds this pipeline's registrations.
+   * Default: tsyringe's root. What it registers is honoured
+   * (docs/writing-a-stage.md, "What a third party may register"): LIBC,
+   * each plugin's options token (below the plugin's own arguments), and
+   * STAGE registrations, added to the plugins' stages (one with a plugin
+   * stage's id takes its place).
+   */
   readonly container?: DependencyContainer;
-  /** A libc other than the real one (tests that record calls). */
+  /** A libc other than the real one (tests that record calls); over the parent's LIBC, which is over the real one. */
   readonly libc?: Libc;
 }
 
@@ -69,7 +77,20 @@ export function createPipeline(options: CreatePipelineOptions = {}): Pipeline {
     }
   }
   const container = (options.container ?? rootContainer).createChildContainer();
-  container.register(LIBC, { useValue: options.libc ?? realLibc() });
-  for (const plugin of plugins) plugin.register(container);
-  return Pipeline.fromContainer(container);
+  if (options.libc) container.register(LIBC, { useValue: options.libc });
+  else if (!container.isRegistered(LIBC, true)) container.register(LIBC, { useValue: realLibc() });
+  const registrar = pluginRegistrar(container);
+  for (const plugin of plugins) {
+    try {
+      plugin.register(registrar);
+    } catch (err) {
+      throw coreError(ErrorCodes.PLUGIN, `registering plugin '${plugin.name}'`, err);
+    }
+  }
+  try {
+    return Pipeline.fromContainer(container);
+  } catch (err) {
+    // tsyringe's own words (`TypeInfo not known for "MyStage"`), and what usually causes them.
+    throw coreError(ErrorCodes.PLUGIN, 'resolving the registered stages (a stage class with constructor parameters needs @injectable() and @inject(token), compiled with experimentalDecorators, or a useFactory registration: docs/writing-a-stage.md)', err);
+  }
 }

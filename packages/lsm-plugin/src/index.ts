@@ -1,4 +1,4 @@
-import { definePlugin, STAGE } from '@attachkit/core';
+import { definePlugin, registerPluginOptions, STAGE } from '@attachkit/core';
 import { ApplyLsmLabel } from './apply-lsm.js';
 import { defaultLsmOptions, LSM_OPTIONS, type LsmOptions } from './options.js';
 
@@ -11,7 +11,7 @@ export function lsmPlugin(options: Partial<LsmOptions> = {}) {
   return definePlugin({
     name: '@attachkit/lsm-plugin',
     register(container) {
-      container.register(LSM_OPTIONS, { useValue: { ...defaultLsmOptions, ...options } });
+      registerPluginOptions(container, LSM_OPTIONS, defaultLsmOptions, options);
       container.register(STAGE, { useClass: ApplyLsmLabel });
     },
   });

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readlinkSync, statfsSync } from 'node:fs';
+import { readFileSync, readlinkSync, statfsSync, statSync } from 'node:fs';
 import { AttachError, CONTAINER_CONFIG, CONTAINER_MODEL, ErrorCodes, SyscallError, describeErrno, type ResolvedTarget, type StageContext } from '@attachkit/core';
 import { LxcConfig, LxcConfigError, readLxcConfig } from './config.js';
 import { lxcModel } from './model.js';
@@ -16,6 +16,7 @@ export interface ContainerTarget {
 
 const ECONNREFUSED = 111;
 const ENOENT = 2;
+const ENOTDIR = 20;
 /** States in which the container has an init to attach to: FROZEN would hang the attach, the others have no init yet or any more. */
 const ATTACHABLE = new Set(['RUNNING', 'THAWED']);
 const LAYOUTS: Record<number, LxcCgroupLayout> = { 0: 'legacy', 1: 'hybrid', 2: 'unified' };
@@ -35,7 +36,7 @@ export function checkContainerName(name: string): string | undefined {
  */
 export function resolveContainer(ctx: StageContext, target: ContainerTarget, timeoutMs = MONITOR_TIMEOUT_MS): ResolvedTarget {
   const { name, lxcpath = DEFAULT_LXCPATH, rcfile } = target;
-  const fail = (message: string, details: { errno?: number; cause?: unknown } = {}) =>
+  const fail = (message: string, details: { errno?: number; syscall?: string; operation?: string; cause?: unknown } = {}) =>
     new AttachError(ErrorCodes.TARGET, `${ctx.stage}: ${message}`, { stage: ctx.stage, ...details });
   const invalid = checkContainerName(name);
   if (invalid) throw new AttachError(ErrorCodes.BAD_REQUEST, `${ctx.stage}: invalid container name: ${invalid}`, { stage: ctx.stage });
@@ -44,14 +45,22 @@ export function resolveContainer(ctx: StageContext, target: ContainerTarget, tim
   // then load_config of the rcfile): a broken config fails first. LXC calls a
   // container defined when its config file exists (lxcapi_is_defined).
   const configFile = rcfile ?? `${lxcpath}/${name}/config`;
-  const defined = rcfile !== undefined || existsSync(configFile);
+  const missing = rcfile === undefined ? configMissing(configFile) : undefined;
+  if (missing && missing.errno !== ENOENT && missing.errno !== ENOTDIR) {
+    throw fail(`cannot read the config of container '${name}': stat ${configFile} failed: ${describeErrno(missing.errno)}`,
+      { errno: missing.errno, syscall: 'stat', operation: `stat ${configFile}`, cause: missing.cause });
+  }
+  const defined = missing === undefined;
   let config = LxcConfig.empty();
   if (defined) {
     try {
       config = readLxcConfig(configFile);
     } catch (err) {
-      if (err instanceof LxcConfigError) throw fail(`the config of container '${name}': ${err.message}`, { errno: err.errno, cause: err });
-      throw err;
+      if (err instanceof LxcConfigError) {
+        throw fail(`the config of container '${name}': ${err.message}`,
+          { ...(err.errno ? { errno: err.errno, syscall: 'open' } : {}), operation: `read ${err.file}`, cause: err });
+      }
+      throw ctx.error(`reading the config ${configFile} of container '${name}'`, err);
     }
   }
 
@@ -61,11 +70,16 @@ export function resolveContainer(ctx: StageContext, target: ContainerTarget, tim
       return what();
     } catch (err) {
       if (err instanceof SyscallError && err.syscall === 'connect' && (err.errno === ECONNREFUSED || err.errno === ENOENT)) {
-        throw defined
-          ? fail(`container '${name}' is not running (no monitor at ${monitor.address}: ${describeErrno(err.errno)})`, { errno: err.errno, cause: err })
-          : fail(`container '${name}' is not defined in ${lxcpath} (no ${configFile})`, { errno: err.errno, cause: err });
+        // Each error carries the errno its message names: the refused connect, or the missing config.
+        throw missing === undefined
+          ? fail(`container '${name}' is not running (no monitor at ${monitor.address}: ${describeErrno(err.errno)})`,
+            { errno: err.errno, syscall: 'connect', operation: `connect to the monitor at ${monitor.address}`, cause: err })
+          : fail(`container '${name}' is not defined in ${lxcpath} (no ${configFile})`,
+            { errno: missing.errno, syscall: 'stat', operation: `stat ${configFile}`, cause: missing.cause });
       }
-      if (err instanceof LxcCommandError) throw fail(`container '${name}': ${err.message}`, { errno: err.errno, cause: err });
+      if (err instanceof LxcCommandError) {
+        throw fail(`container '${name}': ${err.message}`, { errno: err.errno, operation: `${err.command} to the monitor at ${monitor.address}`, cause: err });
+      }
       throw ctx.error(`asking the monitor of container '${name}' at ${monitor.address}`, err);
     }
   };
@@ -112,6 +126,17 @@ export function resolveContainer(ctx: StageContext, target: ContainerTarget, tim
   ctx.set(LXC_CONTAINER, container);
   ctx.set(CONTAINER_MODEL, lxcModel(config, container));
   return { pid, pidfd, description: `container ${name} (init pid ${pid})` };
+}
+
+/** Why the config file is not there (its stat's errno), or undefined when it is: LXC's lxcapi_is_defined. */
+function configMissing(file: string): { errno: number; cause: unknown } | undefined {
+  try {
+    statSync(file);
+    return undefined;
+  } catch (err) {
+    const errno = (err as { errno?: unknown }).errno;
+    return { errno: typeof errno === 'number' ? Math.abs(errno) : ENOENT, cause: err };
+  }
 }
 
 /**

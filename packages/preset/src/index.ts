@@ -1,6 +1,7 @@
 import { capsPlugin } from '@attachkit/caps-plugin';
 import { cgroupPlugin } from '@attachkit/cgroup-plugin';
 import { createPipeline, type AttachPlugin, type CreatePipelineOptions, type Pipeline } from '@attachkit/core';
+import { hostPlugin } from '@attachkit/host-plugin';
 import { lsmPlugin } from '@attachkit/lsm-plugin';
 import { lxcPlugin } from '@attachkit/lxc-plugin';
 import { nsPlugin } from '@attachkit/ns-plugin';
@@ -11,11 +12,12 @@ import { seccompPlugin } from '@attachkit/seccomp-plugin';
 /**
  * Every plugin of attachkit's full isolation, as the CLI attaches: the LXC
  * and OCI targets, namespaces and identity, cgroups, the LSM label, the
- * capability sets and no_new_privs, seccomp, and the pty. A composition that
+ * capability sets and no_new_privs, seccomp, the pty, and host programs and
+ * paths for one command (--exec-host, --mount-host: off unless asked). A composition that
  * leaves one out confines less (docs/writing-a-stage.md says what each adds).
  */
 export function defaultPlugins(): AttachPlugin[] {
-  return [lxcPlugin(), ociPlugin(), nsPlugin(), cgroupPlugin(), lsmPlugin(), capsPlugin(), seccompPlugin(), ptyPlugin()];
+  return [lxcPlugin(), ociPlugin(), nsPlugin(), cgroupPlugin(), lsmPlugin(), capsPlugin(), seccompPlugin(), ptyPlugin(), hostPlugin()];
 }
 
 /** A pipeline with the full isolation (defaultPlugins), ready to attach or to change (add, remove, replace). */

@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, openSync, readlinkSync, statSync } from 'node:fs';
 import {
-  CONTAINER_MODEL, O_CLOEXEC, O_DIRECTORY, O_PATH, openInRoot, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV,
+  CONTAINER_MODEL, fileKind, O_CLOEXEC, O_DIRECTORY, O_PATH, openInRoot, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV,
   type StageContext,
 } from '@attachkit/core';
 import { O_NOCTTY, O_RDWR, TIOCGPTN, TIOCGPTPEER, TIOCSPTLCK } from './constants.js';
@@ -26,27 +26,47 @@ export function openContainerPty(ctx: StageContext, winsize: Buffer): PtyPair | 
   const devpts = containerDevpts(ctx);
   if (devpts === undefined) return undefined;
   const { libc } = ctx;
+  const of = `in the devpts of ${ctx.target.description}`;
+  // Each step fails as one error naming what it did, in whose devpts.
+  const step = <T>(operation: string, run: () => T): T => {
+    try {
+      return run();
+    } catch (err) {
+      throw ctx.error(`${operation} ${of}`, err);
+    }
+  };
   let master: number | undefined;
   try {
     // Looked at before it is opened: a node the container put there under
     // that name could be any device, and opening some does something.
-    const node = libc.openat2(devpts, 'ptmx', O_PATH | O_CLOEXEC, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV);
+    const node = step('openat2("/dev/pts/ptmx", O_PATH, RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|RESOLVE_NO_XDEV)',
+      () => libc.openat2(devpts, 'ptmx', O_PATH | O_CLOEXEC, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV));
     try {
-      const st = fstatSync(node);
-      if (!st.isCharacterDevice() || st.rdev !== PTMX_RDEV) throw new Error('the container\'s devpts has no ptmx device node');
-      master = openSync(`/proc/self/fd/${node}`, O_RDWR | O_NOCTTY | O_CLOEXEC);
+      const st = step('fstat("/dev/pts/ptmx")', () => fstatSync(node));
+      if (!st.isCharacterDevice() || st.rdev !== PTMX_RDEV) {
+        const kind = st.isFile() ? 'a regular file' : st.isCharacterDevice() ? `character device ${st.rdev >> 8}:${st.rdev & 0xff}` : fileKind(st);
+        throw ctx.error(`open("/dev/pts/ptmx") ${of}`, new Error(`it is ${kind}, not the ptmx device (5:2): refused`));
+      }
+      master = step('open("/dev/pts/ptmx", O_RDWR|O_NOCTTY)', () => openSync(`/proc/self/fd/${node}`, O_RDWR | O_NOCTTY | O_CLOEXEC));
     } finally {
       closeSync(node);
     }
-    libc.ioctl(master, TIOCSPTLCK, Buffer.alloc(4)); // unlockpt
+    const fd = master;
+    step('ioctl(ptmx, TIOCSPTLCK) (unlockpt)', () => libc.ioctl(fd, TIOCSPTLCK, Buffer.alloc(4)));
     const n = Buffer.alloc(4);
-    libc.ioctl(master, TIOCGPTN, n);
-    const slave = libc.ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-    setWinsize(libc, master, winsize);
-    return { master, slave, path: `/dev/pts/${n.readUInt32LE(0)}` };
+    step('ioctl(ptmx, TIOCGPTN)', () => libc.ioctl(fd, TIOCGPTN, n));
+    const path = `/dev/pts/${n.readUInt32LE(0)}`;
+    const slave = step(`ioctl(ptmx, TIOCGPTPEER) opening ${path}`, () => libc.ioctl(fd, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
+    try {
+      step(`ioctl(${path}, TIOCSWINSZ)`, () => setWinsize(libc, fd, winsize));
+    } catch (err) {
+      closeSync(slave);
+      throw err;
+    }
+    return { master, slave, path };
   } catch (err) {
     if (master !== undefined) closeSync(master);
-    throw ctx.error("opening a pty of the target's devpts", err);
+    throw err;
   } finally {
     closeSync(devpts);
   }
@@ -55,13 +75,26 @@ export function openContainerPty(ctx: StageContext, winsize: Buffer): PtyPair | 
 /** The target's devpts directory, when it is not ours. */
 function containerDevpts(ctx: StageContext): number | undefined {
   const model = ctx.get(CONTAINER_MODEL);
-  if (model?.devpts) return model.devpts();
-  if (readlinkSync(`/proc/${ctx.target.pid}/ns/mnt`) === readlinkSync('/proc/self/ns/mnt')) return undefined;
+  if (model?.devpts) {
+    try {
+      return model.devpts();
+    } catch (err) {
+      throw ctx.error(`getting the devpts directory of ${ctx.target.description}`, err);
+    }
+  }
+  const theirs = ctx.readTarget(() => readlinkSync(`/proc/${ctx.target.pid}/ns/mnt`));
+  let ours: string;
+  try {
+    ours = readlinkSync('/proc/self/ns/mnt');
+  } catch (err) {
+    throw ctx.error('readlink("/proc/self/ns/mnt")', err);
+  }
+  if (theirs === ours) return undefined;
   let dir: number;
   try {
     dir = openInRoot(ctx.libc, ctx.target, 'dev/pts', O_PATH | O_DIRECTORY | O_CLOEXEC);
   } catch {
-    return undefined;
+    return undefined; // none: a pty of ours serves, as lxc-attach falls back to openpty(3)
   }
   if (!sameDevpts(dir)) return dir;
   closeSync(dir);

@@ -7,6 +7,7 @@ export { OpenPty } from './open-pty.js';
 export { openPtyPair, type PtyPair } from './node-pty.js';
 export { DRAIN_LIMITS, proxyTerminal, type DrainLimits, type ProxyOptions } from './proxy.js';
 export { TerminalControl } from './terminal-control.js';
+export { PtyStream, type PtyStreamFds } from './pty-stream.js';
 export { PTY, type PtySession } from './session.js';
 export { terminalFds, type TerminalFds } from './terminals.js';
 

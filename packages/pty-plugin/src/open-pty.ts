@@ -1,20 +1,23 @@
 import { closeSync, constants, fstatSync, openSync, type Stats } from 'node:fs';
 import {
-  F_GETFL, F_SETFD, F_SETFL, FD_CLOEXEC, fileKind, imm, O_CLOEXEC, O_NONBLOCK, optional,
-  type AttachRequest, type Libc, type Stage, type StageContext, type StageToggle,
+  F_GETFL, F_SETFD, F_SETFL, FD_CLOEXEC, fileKind, imm, O_CLOEXEC, O_NONBLOCK, optional, TERMINAL,
+  type AttachRequest, type Libc, type OpenTerminal, type Stage, type StageContext, type StageToggle,
 } from '@attachkit/core';
 import { TIOCSCTTY } from './constants.js';
 import { openContainerPty } from './container-pty.js';
 import { openPtyPair, type PtyPair } from './node-pty.js';
+import { PtyStream } from './pty-stream.js';
 import { PTY, PTY_SLAVE } from './session.js';
 import { describeTerminalFds, terminalFds } from './terminals.js';
-import { getWinsize, winsizeCols, winsizeRows } from './termios.js';
+import { getWinsize, winsize, winsizeCols, winsizeRows } from './termios.js';
 
 /**
  * Open pty: when any of the caller's fds 0, 1, 2 is a terminal, the command
  * gets a new pseudo terminal instead, as lxc-attach does: the pty stands in
  * for exactly the std fds that are terminals, redirected ones reach the
- * command untouched. The pty is the controlling terminal of the command's new
+ * command untouched. With the request's `tty` (a library caller with no
+ * terminal of its own), the pty is all three, sized as asked, and the
+ * caller gets its master as a stream (TERMINAL: AttachedProcess.terminal). The pty is the controlling terminal of the command's new
  * session (the core's setsid runs in the phase before), so nothing inside can
  * reach the caller's terminal: no TIOCSTI into it (CVE-2016-10124), no
  * /dev/tty, no signals from it.
@@ -26,42 +29,54 @@ import { getWinsize, winsizeCols, winsizeRows } from './termios.js';
  *
  * Needs: nothing. Guarantees: in the attached process, the pty is the
  * controlling terminal and the std fds that were terminals; the master (and
- * the -L log) are published under PTY for the caller, who owns them.
+ * the -L log) are published under PTY for the caller, who owns them (with
+ * `tty`: under TERMINAL, as a PtyStream that owns them).
  */
 export class OpenPty implements Stage {
   readonly id = 'open-pty';
-  readonly description = 'a new pty for the std fds that are terminals, as controlling terminal of a new session';
+  readonly description = 'a new pty for the std fds that are terminals (or all three, for tty), as controlling terminal of a new session';
   readonly after = ['resolve-target'];
   readonly before = [optional('join-namespaces'), 'exec'];
 
   toggle(request: AttachRequest): StageToggle {
+    if (request.tty) return { enabled: true, reason: `tty ${request.tty.cols}x${request.tty.rows} asked: the pty is fds 0, 1, 2` };
     const fds = terminalFds(request);
     if (fds.every((fd) => fd === null)) return { enabled: false, reason: 'no std fd is a terminal' };
     return { enabled: true, reason: `${describeTerminalFds(fds)}: the pty stands in` };
   }
 
   plan(ctx: StageContext): void {
-    const terminals = terminalFds(ctx.request);
+    const { tty } = ctx.request;
+    // tty: the pty is all three std fds, whatever the caller's are, and
+    // the caller reads it as a stream (AttachedProcess.terminal).
+    const terminals = tty ? undefined : terminalFds(ctx.request);
     const log = ctx.request.ptyLog === undefined ? undefined : openLog(ctx, ctx.request.ptyLog);
     let pair: PtyPair;
     try {
-      pair = allocate(ctx, terminals.find((fd) => fd !== null)!);
+      pair = allocate(ctx, tty ? winsize(tty.cols, tty.rows) : callerWinsize(ctx, terminals!.find((fd) => fd !== null)!));
     } catch (err) {
       if (log !== undefined) closeSync(log);
       throw err;
     }
     ctx.defer(() => closeSync(pair.slave)); // the master gets EIO once the command side is all closed
-    ctx.publish(PTY, { master: pair.master, path: pair.path, terminals, ...(log === undefined ? {} : { log }) }, (s) => {
-      closeSync(s.master);
-      if (s.log !== undefined) closeSync(s.log);
-    });
+    const discard = ({ master }: { master: number }) => {
+      closeSync(master);
+      if (log !== undefined) closeSync(log);
+    };
+    const { master, path } = pair;
+    if (terminals) ctx.publish(PTY, { master, path, terminals, ...(log === undefined ? {} : { log }) }, discard);
+    else {
+      const { libc } = ctx;
+      const open: OpenTerminal = (proc) => new PtyStream({ master, path, ...(log === undefined ? {} : { log }) }, proc, libc);
+      ctx.publish(TERMINAL, open, () => discard(pair));
+    }
 
     // The slave replaces the caller's terminals as the command's std fds
     // from the start: the caller's terminal never reaches the executor, so
     // it is never in the target's pid namespace, even before exec.
     const slave = ctx.program.passFd(pair.slave, { attached: true });
     ctx.set(PTY_SLAVE, slave);
-    terminals.forEach((fd, n) => { if (fd !== null) ctx.program.setStdio(n as 0 | 1 | 2, pair.slave); });
+    for (const n of [0, 1, 2] as const) if (!terminals || terminals[n] !== null) ctx.program.setStdio(n, pair.slave);
     ctx.program.syscall('terminal', 'ioctl', [imm(slave), imm(TIOCSCTTY), imm(0)], { operation: `ioctl(${pair.path}, TIOCSCTTY)` });
   }
 }
@@ -108,24 +123,33 @@ function refuseLog(st: Stats): string | undefined {
   return undefined;
 }
 
-/** A pair sized as the caller's terminal `sizeFrom`: of the target's devpts when it has its own, else node-pty's. */
-function allocate(ctx: StageContext, sizeFrom: number): PtyPair {
-  let pair: PtyPair;
-  let size: Buffer;
+/** The caller's terminal's window size. */
+function callerWinsize(ctx: StageContext, fd: number): Buffer {
   try {
-    size = getWinsize(ctx.libc, sizeFrom);
+    return getWinsize(ctx.libc, fd);
   } catch (err) {
-    throw ctx.error(`ioctl(${sizeFrom}, TIOCGWINSZ)`, err);
+    throw ctx.error(`ioctl(${fd}, TIOCGWINSZ) of the caller's terminal`, err);
   }
+}
+
+/** A pair of this size: of the target's devpts when it has its own, else node-pty's. */
+function allocate(ctx: StageContext, size: Buffer): PtyPair {
   const own = openContainerPty(ctx, size);
   if (own) {
-    secureSlave(ctx.libc, own);
+    try {
+      secureSlave(ctx.libc, own);
+    } catch (err) {
+      closeSync(own.master);
+      closeSync(own.slave);
+      throw ctx.error(`fcntl(${own.path}, F_SETFL) of ${ctx.target.description}`, err);
+    }
     return own;
   }
+  let pair: PtyPair;
   try {
     pair = openPtyPair(winsizeCols(size), winsizeRows(size));
   } catch (err) {
-    throw ctx.error('openpty(3) through node-pty', err);
+    throw ctx.error('openpty(3) on the host, through node-pty', err);
   }
   try {
     secure(ctx.libc, pair);

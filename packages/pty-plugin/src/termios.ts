@@ -84,3 +84,11 @@ export function setWinsize(libc: Libc, fd: number, winsize: Buffer): void {
 
 export const winsizeRows = (w: Buffer): number => w.readUInt16LE(0);
 export const winsizeCols = (w: Buffer): number => w.readUInt16LE(2);
+
+/** A struct winsize of cols × rows (no pixel sizes). */
+export function winsize(cols: number, rows: number): Buffer {
+  const w = Buffer.alloc(WINSIZE_SIZE);
+  w.writeUInt16LE(rows, 0);
+  w.writeUInt16LE(cols, 2);
+  return w;
+}

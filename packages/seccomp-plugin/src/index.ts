@@ -1,4 +1,4 @@
-import { definePlugin, STAGE } from '@attachkit/core';
+import { definePlugin, registerPluginOptions, STAGE } from '@attachkit/core';
 import { LoadSeccomp } from './load-seccomp.js';
 import { defaultSeccompOptions, SECCOMP_OPTIONS, type SeccompOptions } from './options.js';
 
@@ -33,7 +33,7 @@ export function seccompPlugin(options: Partial<SeccompOptions> = {}) {
   return definePlugin({
     name: '@attachkit/seccomp-plugin',
     register(container) {
-      container.register(SECCOMP_OPTIONS, { useValue: { ...defaultSeccompOptions, ...options } });
+      registerPluginOptions(container, SECCOMP_OPTIONS, defaultSeccompOptions, options);
       container.register(STAGE, { useClass: LoadSeccomp });
     },
   });

@@ -23,10 +23,17 @@ export const SCM_MAX_FD = 253;
 
 /** The attach's channels (ProgramChannels): our ends, and the executor's, which we close once sent. */
 export function openChannels(libc: Libc, inbox: boolean) {
-  const page = libc.memfdCreate('attachkit-report', MFD_CLOEXEC);
-  ftruncateSync(page, REPORT_PAGE_SIZE);
-  const [reportRead, reportWrite] = libc.pipe();
-  const [inboxOurs, inboxTheirs] = inbox ? libc.socketpair() : [undefined, undefined];
+  const opened: number[] = [];
+  let page: number, reportRead: number, reportWrite: number, inboxOurs: number | undefined, inboxTheirs: number | undefined;
+  try {
+    opened.push(page = libc.memfdCreate('attachkit-report', MFD_CLOEXEC));
+    ftruncateSync(page, REPORT_PAGE_SIZE);
+    opened.push(...([reportRead, reportWrite] = libc.pipe()));
+    if (inbox) opened.push(...([inboxOurs, inboxTheirs] = libc.socketpair()));
+  } catch (err) {
+    for (const fd of opened) libc.close(fd); // out of fds: leave none behind
+    throw err;
+  }
   return {
     page, reportRead, inboxOurs,
     theirs: { page, report: reportWrite, ...(inboxTheirs === undefined ? {} : { inbox: inboxTheirs }) },

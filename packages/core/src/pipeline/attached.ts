@@ -1,9 +1,10 @@
 import { constants } from 'node:os';
-import type { Readable, Writable } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
+import { AttachError, ErrorCodes } from '../errors.js';
 import type { Launched } from '../executor/launch.js';
 import { reaperFor } from '../executor/reaper.js';
 import type { Libc } from '../libc/libc.js';
-import type { ContextKey } from './context.js';
+import { contextKey, type ContextKey } from './context.js';
 
 /** How the command ended, as a shell reports it. */
 export interface AttachResult {
@@ -25,6 +26,25 @@ export interface OutputOptions {
   readonly encoding?: BufferEncoding | 'buffer';
 }
 
+/**
+ * The caller's side of a terminal a stage gave the command (the request's
+ * `tty`): what the command writes is read from it, what is written to it is
+ * the command's input, and it ends once the command has exited and its
+ * output has been drained. destroy() hangs the terminal up.
+ */
+export interface AttachedTerminal extends Duplex {
+  /** Set the window size (cols, rows: 1–65535); the command's foreground job gets SIGWINCH. A no-op once the terminal is closed. */
+  resize(cols: number, rows: number): void;
+}
+
+/**
+ * What a stage publishes (StageContext.publish) to give the caller the
+ * command's terminal: called once, when the command has started, with its
+ * AttachedProcess (whose exit ends the stream). It must not throw.
+ */
+export type OpenTerminal = (proc: AttachedProcess) => AttachedTerminal;
+export const TERMINAL = contextKey<OpenTerminal>('terminal');
+
 /** A command running inside the target. */
 export class AttachedProcess {
   /** Its pid in the caller's pid namespace. */
@@ -32,6 +52,8 @@ export class AttachedProcess {
   readonly stdin: Writable | null;
   readonly stdout: Readable | null;
   readonly stderr: Readable | null;
+  /** The command's terminal, when the request asked for one (`tty`); else null. */
+  readonly terminal: AttachedTerminal | null;
   /** Settles when the command has exited and been reaped. */
   readonly exited: Promise<AttachResult>;
   private done = false;
@@ -53,6 +75,18 @@ export class AttachedProcess {
       if (exit.signal !== null) return { exitCode: 128 + exit.signal, signal: signalName(exit.signal) };
       return { exitCode: exit.code ?? 0, signal: null };
     });
+    const openTerminal = published.get(TERMINAL.name) as OpenTerminal | undefined;
+    this.terminal = openTerminal ? openTerminal(this) : null;
+  }
+
+  /**
+   * Set the window size of the command's terminal (`tty`): TIOCSWINSZ on
+   * the master, and the kernel sends its foreground job SIGWINCH. Refused
+   * (BAD_REQUEST) when the command has no terminal.
+   */
+  resize(cols: number, rows: number): void {
+    if (!this.terminal) throw new AttachError(ErrorCodes.BAD_REQUEST, 'resize(): the command has no terminal (ask for one with tty: { cols, rows })');
+    this.terminal.resize(cols, rows);
   }
 
   /** A value a stage published for the caller (StageContext.publish): the pty master, for one. */

@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { AttachError, ErrorCodes, SyscallError } from '../errors.js';
 import { errnoName } from '../libc/errno.js';
 import type { Libc } from '../libc/libc.js';
+import type { SyscallTable } from '../libc/syscalls.js';
 import { PreExecProgram, type ProgramEmitter } from '../program/program.js';
 import type { AttachRequest } from './request.js';
 
@@ -65,17 +67,19 @@ export interface StageContext {
   /**
    * Run `read`, which reads the target through /proc/<pid>, then prove with
    * the target's pidfd that the pid still names the process we hold (a
-   * recycled pid would be another's). When the pidfd says the process is
-   * gone: `<stage>: the target … exited during the attach`; a read denied
-   * (EACCES/EPERM) to a live process: `cannot read /proc/<pid>/…: permission
-   * denied (attaching to another user's process needs root)`.
+   * recycled pid would be another's). Each failure is an AttachError naming
+   * the stage, `read <file> of <target>`, the syscall and errno: gone (the
+   * pidfd says so, or ENOENT/ESRCH of an exited process) → AK_TARGET
+   * `<stage>: the target … exited during the attach`; denied (EACCES/EPERM)
+   * → AK_TARGET `cannot read /proc/<pid>/…: permission denied (attaching to
+   * another user's process needs root)`; anything else → AK_STAGE_FAILED.
    */
   readTarget<T>(read: () => T): T;
 }
 
 /** The state of one attach, shared by its stages. */
 export class AttachSession {
-  readonly program = new PreExecProgram();
+  readonly program: PreExecProgram;
   readonly env = new Map<string, string>();
   /** What stages published for the caller (publish()). */
   readonly published = new Map<string, unknown>();
@@ -84,7 +88,9 @@ export class AttachSession {
   private readonly cleanups: Array<() => void> = [];
   private readonly discards: Array<() => void> = [];
 
-  constructor(readonly request: AttachRequest, readonly libc: Libc) {}
+  constructor(readonly request: AttachRequest, readonly libc: Libc, syscalls?: SyscallTable) {
+    this.program = new PreExecProgram(syscalls);
+  }
 
   get resolvedTarget(): ResolvedTarget | undefined {
     return this.target;
@@ -114,40 +120,18 @@ export class AttachSession {
       },
       error: (operation, cause) => stageError(stage, operation, cause),
       readTarget(read) {
-        const { pid, pidfd, description } = this.target;
-        const exited = (cause: unknown): AttachError => {
-          const errno = cause instanceof SyscallError ? { syscall: cause.syscall, errno: cause.errno } : {};
-          return new AttachError(ErrorCodes.TARGET, `${stage}: the target ${description} exited during the attach`, { stage, ...errno, cause });
-        };
-        // The pidfd alone says whether the process is gone: ESRCH. EPERM (a
-        // process of another user) means it is alive.
-        const gone = (): unknown => {
-          try {
-            session.libc.pidfdSendSignal(pidfd, 0);
-          } catch (err) {
-            if (!(err instanceof SyscallError) || errnoName(err.errno) !== 'EPERM') return err;
-          }
-          return undefined;
-        };
+        const { pidfd, description } = this.target;
         let value: ReturnType<typeof read>;
         try {
           value = read();
         } catch (cause) {
-          const end = gone();
-          if (end !== undefined) throw exited(cause);
-          const errno = cause instanceof SyscallError ? cause.errno : errnoOf(cause);
-          const name = errno === undefined ? undefined : errnoName(errno);
-          if (name === 'EACCES' || name === 'EPERM') {
-            const path = (cause as { path?: unknown }).path;
-            const what = typeof path === 'string' ? path : `/proc/${pid}/…`;
-            throw new AttachError(ErrorCodes.TARGET,
-              `${stage}: cannot read ${what}: permission denied (attaching to another user's process needs root)`,
-              { stage, operation: `read ${what}`, syscall: (cause as { syscall?: string }).syscall ?? 'open', errno, cause });
-          }
-          throw stageError(stage, `read /proc/${pid} of ${description}`, cause);
+          throw readFailure(session.libc, stage, this.target, cause);
         }
-        const end = gone();
-        if (end !== undefined) throw exited(end);
+        const end = pidfdGone(session.libc, pidfd);
+        if (end !== undefined) {
+          throw new AttachError(ErrorCodes.TARGET, `${stage}: the target ${description} exited during the attach`,
+            { stage, operation: `signal 0 to the pidfd of ${description}`, syscall: end.syscall, errno: end.errno, cause: end });
+        }
         return value;
       },
     };
@@ -169,6 +153,72 @@ export class AttachSession {
       }
     }
   }
+}
+
+/**
+ * Why a read of the target through /proc failed, as one AttachError naming
+ * the stage, the file (and so the target's pid), the syscall and errno:
+ * the target is gone (its pidfd says so, or ENOENT/ESRCH from a zombie's
+ * /proc), the read is not allowed (EACCES/EPERM: another user's process),
+ * or something else failed.
+ */
+function readFailure(libc: Libc, stage: string, target: ResolvedTarget, cause: unknown): AttachError {
+  const { pid, pidfd, description } = target;
+  const errno = cause instanceof SyscallError ? cause.errno : errnoOf(cause);
+  const name = errno === undefined ? undefined : errnoName(errno);
+  const path = (cause as { path?: unknown } | null)?.path;
+  const file = typeof path === 'string' ? path : `/proc/${pid}/…`;
+  const syscall = (cause as { syscall?: unknown } | null)?.syscall;
+  const details = { stage, operation: `read ${file} of ${description}`, ...(typeof syscall === 'string' ? { syscall } : {}), ...(errno === undefined ? {} : { errno }), cause };
+  const gone = pidfdGone(libc, pidfd);
+  if (gone !== undefined || ((name === 'ENOENT' || name === 'ESRCH') && exitedButUnreaped(pid))) {
+    return new AttachError(ErrorCodes.TARGET, `${stage}: the target ${description} exited during the attach`, details);
+  }
+  if (name === 'EACCES' || name === 'EPERM') {
+    return new AttachError(ErrorCodes.TARGET,
+      `${stage}: cannot read ${file}: permission denied (attaching to another user's process needs root)`, details);
+  }
+  if (errno !== undefined) return AttachError.fromErrno(ErrorCodes.STAGE_FAILED, { ...details, errno });
+  return new AttachError(ErrorCodes.STAGE_FAILED, `${stage}: ${details.operation} failed: ${cause instanceof Error ? cause.message : String(cause)}`, details);
+}
+
+/** The pidfd's word on the process: the SyscallError (ESRCH) once it is gone; EPERM (another user's) means alive. */
+function pidfdGone(libc: Libc, pidfd: number): SyscallError | undefined {
+  try {
+    libc.pidfdSendSignal(pidfd, 0);
+  } catch (err) {
+    if (err instanceof SyscallError && errnoName(err.errno) !== 'EPERM') return err;
+  }
+  return undefined;
+}
+
+/** A zombie still answers its pidfd, but its /proc has no namespaces or fds any more: its state says it has exited. */
+function exitedButUnreaped(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return /^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+  } catch (err) {
+    const name = errnoName(errnoOf(err) ?? 0);
+    return name === 'ENOENT' || name === 'ESRCH';
+  }
+}
+
+/**
+ * What a stage threw without wrapping it (`when`: planning, the sync point),
+ * as an AttachError naming the stage and, for a libc or fs failure, the call
+ * itself: `open-pty: openat2(/dev/pts/ptmx) failed: EACCES (…)` rather than
+ * `planning failed: EACCES`.
+ */
+export function escapedError(stage: string, when: string, cause: unknown): AttachError {
+  if (cause instanceof SyscallError) {
+    const call = cause.message.slice(0, cause.message.lastIndexOf(' failed: '));
+    return AttachError.fromErrno(ErrorCodes.STAGE_FAILED, { stage, operation: call || cause.syscall, syscall: cause.syscall, errno: cause.errno, cause });
+  }
+  const { syscall, path } = (cause ?? {}) as { syscall?: unknown; path?: unknown };
+  if (errnoOf(cause) !== undefined && typeof syscall === 'string') {
+    return stageError(stage, typeof path === 'string' ? `${syscall} ${path}` : `${syscall} while ${when}`, cause);
+  }
+  return stageError(stage, when, cause);
 }
 
 export function stageError(stage: string, operation: string, cause?: unknown): AttachError {

@@ -2,14 +2,16 @@ import { constants } from 'node:os';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { DependencyContainer } from '../di.js';
-import { AttachError, ErrorCodes } from '../errors.js';
+import { AttachError, coreError, ErrorCodes } from '../errors.js';
 import { abortReason, startExecutor, type StdioOption } from '../executor/launch.js';
 import { LIBC, realLibc, type Libc } from '../libc/libc.js';
-import { AttachedProcess, type AttachResult } from './attached.js';
-import { AttachSession, stageError, type StageContext } from './context.js';
+import { SyscallTable } from '../libc/syscalls.js';
+import { AttachedProcess, TERMINAL, type AttachResult } from './attached.js';
+import { AttachSession, escapedError, stageError, type StageContext } from './context.js';
 import { orderStages } from './order.js';
-import { normalizeEnv, type AttachRequest } from './request.js';
-import { enabledByDefault, STAGE, type Stage, type StageToggle } from './stage.js';
+import { stagesOf } from './registrations.js';
+import { checkTty, normalizeEnv, type AttachRequest } from './request.js';
+import { enabledByDefault, type Stage, type StageToggle } from './stage.js';
 
 /** One line of `attachkit stages`. */
 export interface StagePlanEntry {
@@ -28,14 +30,19 @@ export class Pipeline {
   private readonly stages: Stage[];
   private frozen = false;
   private ordered: Stage[] | undefined;
+  private syscalls: SyscallTable | undefined;
 
   constructor(stages: Iterable<Stage>, private readonly libc: Libc = realLibc()) {
     this.stages = [...stages];
   }
 
-  /** Every stage registered under STAGE in the container, and its LIBC when it has one. */
+  /**
+   * The stages of a container, and its LIBC when it has one (its own or a
+   * parent's): what its plugins registered (createPipeline) and the STAGE
+   * registrations it sees, one with the id of a plugin's stage in its place.
+   */
   static fromContainer(container: DependencyContainer): Pipeline {
-    const stages = container.isRegistered(STAGE, true) ? container.resolveAll(STAGE) : [];
+    const stages = stagesOf(container);
     const libc = container.isRegistered(LIBC, true) ? container.resolve(LIBC) : realLibc();
     return new Pipeline(stages, libc);
   }
@@ -70,9 +77,10 @@ export class Pipeline {
     return this;
   }
 
-  /** Validate the order now and refuse further changes. */
+  /** Validate the order and the stages' syscall declarations now, and refuse further changes. */
   freeze(): this {
     this.ordered ??= orderStages(this.stages);
+    this.syscalls ??= new SyscallTable(this.ordered.map((s) => ({ owner: s.id, syscalls: s.syscalls })));
     this.frozen = true;
     return this;
   }
@@ -106,12 +114,12 @@ export class Pipeline {
   async inspectTarget<T>(request: AttachRequest, use: (ctx: StageContext) => T | Promise<T>): Promise<T> {
     const stage = this.order().find((s) => s.id === 'resolve-target');
     if (!stage) throw new AttachError(ErrorCodes.STAGE_ORDER, "the pipeline has no 'resolve-target' stage");
-    const session = new AttachSession(request, this.libc);
+    const session = new AttachSession(request, this.libc, this.syscalls);
     try {
       try {
         await stage.plan(session.contextFor(stage.id));
       } catch (err) {
-        throw stageError(stage.id, 'planning', err);
+        throw escapedError(stage.id, 'planning', err);
       }
       return await use(session.contextFor('inspect'));
     } finally {
@@ -123,7 +131,7 @@ export class Pipeline {
   async spawn(request: AttachRequest): Promise<AttachedProcess> {
     const stages = this.order();
     const running = runningOptions(request);
-    const session = new AttachSession(request, this.libc);
+    const session = new AttachSession(request, this.libc, this.syscalls);
     const planned: Stage[] = [];
     const start = startSignal(request);
     // Started first: its exec overlaps the planning.
@@ -137,13 +145,16 @@ export class Pipeline {
         try {
           await stage.plan(session.contextFor(stage.id));
         } catch (err) {
-          throw stageError(stage.id, 'planning', err);
+          throw escapedError(stage.id, 'planning', err);
         }
+      }
+      if (request.tty && !session.published.has(TERMINAL.name)) {
+        throw new AttachError(ErrorCodes.BAD_REQUEST, "tty: no stage of this pipeline gives the command a terminal (add @attachkit/pty-plugin's ptyPlugin())");
       }
       // The attached process dies with us until it has exec'd: it writes to
       // this pipe, whose only reader we hold (docs/architecture.md, "When
       // attachkit is killed").
-      const [lifeline, given] = this.libc.pipe();
+      const [lifeline, given] = coreCall('making the lifeline pipe of the attached process', () => this.libc.pipe());
       session.defer(() => { this.libc.close(lifeline); this.libc.close(given); });
       session.program.setLifeline(given);
       const syncWork = planned.filter((s) => s.atSyncPoint);
@@ -156,7 +167,7 @@ export class Pipeline {
             try {
               await stage.atSyncPoint!(session.contextFor(stage.id), intermediate);
             } catch (err) {
-              throw stageError(stage.id, 'work at the sync point', err);
+              throw escapedError(stage.id, 'work at the sync point', err);
             }
           }
         },
@@ -213,6 +224,7 @@ function startSignal(request: AttachRequest): { signal?: AbortSignal; done: () =
  */
 function runningOptions(request: AttachRequest): { stdio: readonly [StdioOption, StdioOption, StdioOption]; arm: (proc: AttachedProcess) => void } {
   normalizeEnv(request.env); // refuse a malformed env before anything starts
+  checkTty(request);
   const { input, timeout, killSignal = 'SIGTERM' } = request;
   let stdio = request.stdio ?? ['inherit', 'inherit', 'inherit'];
   if (input !== undefined) {
@@ -251,6 +263,19 @@ function runningOptions(request: AttachRequest): { stdio: readonly [StdioOption,
   };
 }
 
+/** A libc call of the pipeline's own (no stage's): its failure as an AttachError naming what it was for. */
+function coreCall<T>(operation: string, call: () => T): T {
+  try {
+    return call();
+  } catch (err) {
+    throw coreError(ErrorCodes.EXECUTOR, operation, err);
+  }
+}
+
 function toggleOf(stage: Stage, request: AttachRequest): StageToggle {
-  return stage.toggle?.(request) ?? enabledByDefault;
+  try {
+    return stage.toggle?.(request) ?? enabledByDefault;
+  } catch (err) {
+    throw stageError(stage.id, 'deciding whether it takes part in the attach (toggle)', err);
+  }
 }

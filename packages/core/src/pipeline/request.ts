@@ -162,7 +162,45 @@ export interface AttachRequest {
   readonly timeout?: number;
   /** The signal `timeout` sends; default SIGTERM. */
   readonly killSignal?: NodeJS.Signals | number;
+  /**
+   * Give the command a new pseudo terminal of this size, whatever the
+   * caller's own fds are (a daemon serving a web terminal has none): the pty
+   * is the command's stdin, stdout and stderr and the controlling terminal of
+   * its new session, and the caller gets its other side as
+   * `AttachedProcess.terminal` (a duplex stream) with `resize()`. A stage
+   * must provide it (the pty plugin's open-pty); a pipeline without one
+   * refuses the request. `stdio` and `input` cannot be given with it.
+   */
+  readonly tty?: TtyOptions;
   readonly extensions?: Readonly<Record<string, unknown>>;
+}
+
+/** A terminal's size in character cells. */
+export interface TtyOptions {
+  readonly cols: number;
+  readonly rows: number;
+}
+
+/** Refuse a malformed `tty`, or one combined with what it replaces (stdio, input), before anything starts. */
+export function checkTty(request: AttachRequest): void {
+  const { tty } = request;
+  if (tty === undefined) return;
+  if (tty === null || typeof tty !== 'object') throw new AttachError(ErrorCodes.BAD_REQUEST, 'tty must be { cols, rows }');
+  checkTerminalSize(tty.cols, tty.rows, 'tty');
+  if (request.stdio !== undefined) {
+    throw new AttachError(ErrorCodes.BAD_REQUEST, "tty: the pty is the command's stdin, stdout and stderr; stdio cannot be given with it");
+  }
+  if (request.input !== undefined) {
+    throw new AttachError(ErrorCodes.BAD_REQUEST, "tty: the command reads its terminal; write to the AttachedProcess's terminal instead of giving input");
+  }
+}
+
+/** cols and rows: whole numbers from 1 to 65535 (struct winsize holds unsigned shorts). */
+export function checkTerminalSize(cols: unknown, rows: unknown, where: string): void {
+  const ok = (n: unknown) => Number.isInteger(n) && (n as number) >= 1 && (n as number) <= 0xffff;
+  if (!ok(cols) || !ok(rows)) {
+    throw new AttachError(ErrorCodes.BAD_REQUEST, `${where}: cols and rows must be whole numbers from 1 to 65535, not ${String(cols)} × ${String(rows)}`);
+  }
 }
 
 export function hasTargetPid(target: AttachTarget): target is AttachTargets['pid'] {

@@ -1,5 +1,6 @@
 import type { InjectionToken } from '../di.js';
 import type { IntermediateProcess } from '../executor/launch.js';
+import type { SyscallDefinitions } from '../libc/syscalls.js';
 import type { StageContext } from './context.js';
 import type { AttachRequest } from './request.js';
 
@@ -33,6 +34,13 @@ export interface Stage {
   readonly after?: readonly StageRef[];
   /** Stages this one must be planned before. */
   readonly before?: readonly StageRef[];
+  /**
+   * Syscalls the core's table lacks that this stage emits by name, with
+   * their numbers per architecture: `{ getcpu: { x64: 309, arm64: 168 } }`.
+   * A number that disagrees with the core's or another stage's is refused
+   * when the pipeline is ordered (AK_SYSCALL_TABLE).
+   */
+  readonly syscalls?: SyscallDefinitions;
   /** On or off for this request (the -e / -s toggles), decided from the request alone. Default: on. */
   toggle?(request: AttachRequest): StageToggle;
   /** Parent-side work; emits child-side effects through ctx.program. */

@@ -1,9 +1,9 @@
 import { AttachError, ErrorCodes } from '../errors.js';
 import {
-  F_DUPFD_CLOEXEC, F_SETFD, KEYCTL_JOIN_SESSION_KEYRING, MADV_DONTFORK, MAP_SHARED, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL,
+  F_DUPFD_CLOEXEC, F_SETFD, O_CLOEXEC, KEYCTL_JOIN_SESSION_KEYRING, MADV_DONTFORK, MAP_SHARED, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL,
   PR_SET_DUMPABLE, PR_SET_PDEATHSIG, PROT_READ, PROT_WRITE, SIGKILL,
 } from '../libc/constants.js';
-import { isSyscallName, syscallNumber, type SyscallName } from '../libc/syscalls.js';
+import { syscallNumber, SyscallTable, type SyscallName } from '../libc/syscalls.js';
 import { CORE_PHASES, INTERMEDIATE_PHASES, PHASES, type Phase } from './phases.js';
 
 /**
@@ -19,6 +19,8 @@ const ArgKind = { IMM: 0, DATA: 1, RESULT: 2 } as const;
 const F_OPTIONAL = 1;
 const F_INTO_CGROUP = 2;
 const F_INTO_TARGET = 4;
+/** EXEC: execveat(args[5], "", AT_EMPTY_PATH) instead of a path search (ProgramEmitter.execFd). */
+const F_EXEC_FD = 8;
 /** The page the intermediate maps for the attached pid (the kernel stores it there at the fork). */
 export const REPORT_PAGE_SIZE = 4096;
 const MAGIC = 0x31584b41; // "AKX1"
@@ -112,6 +114,16 @@ interface PlannedOp extends OpHandle {
   readonly intoCgroup?: boolean;
   /** FORK: the fork into the target (args: report pipe, pid address). */
   readonly intoTarget?: boolean;
+  /** EXEC: the file is the fd in args[5] (execFd). */
+  readonly fromFd?: boolean;
+}
+
+/** What to execute instead of the command's file (ProgramEmitter.execFd). */
+export interface ExecFdOptions {
+  /** What the fd holds, for errors: `the sealed copy of /usr/bin/ls`. */
+  readonly operation: string;
+  /** The argv to pass instead of the command's (a loader's options before the program), from the command's. */
+  readonly argv?: (argv: readonly string[]) => readonly string[];
 }
 
 export interface PassFdOptions {
@@ -154,7 +166,8 @@ export interface ExecSpec {
 
 /** The view of the program a stage gets: everything it emits is stamped with its id. */
 export interface ProgramEmitter {
-  syscall(phase: Phase, name: SyscallName, args: readonly Arg[], options: SyscallOptions): OpHandle;
+  /** A raw syscall by name: the core's table (SyscallName) or one the stage declares in Stage.syscalls. */
+  syscall(phase: Phase, name: SyscallName | (string & {}), args: readonly Arg[], options: SyscallOptions): OpHandle;
   /**
    * Hand a parent fd to the executor; returns its number there. The parent
    * keeps its own copy. It is the intermediate's only (closed before the fork
@@ -186,6 +199,14 @@ export interface ProgramEmitter {
   forkIntoCgroup(dirFd: number, operation: string): OpHandle;
   /** Set what to execute. Exactly one stage does this (core's `exec`). */
   exec(spec: ExecSpec): void;
+  /**
+   * Execute the executable open at the parent's `fd` (a sealed memfd copy of
+   * a host program) with execveat(fd, "", AT_EMPTY_PATH), instead of looking
+   * the command's file up inside; argv and environment stay the exec's. The
+   * fd crosses into the attached process only, close-on-exec: the command
+   * never holds it. At most one stage does this.
+   */
+  execFd(fd: number, options: ExecFdOptions): void;
 }
 
 export interface SerializedProgram {
@@ -227,7 +248,12 @@ export class PreExecProgram {
   private readonly kept: Array<{ fd: number; from: number }> = [];
   private lifeline: number | undefined;
   private execOp: PlannedOp | undefined;
+  private execFrom: { stage: string; fd: number; options: ExecFdOptions } | undefined;
+  private execArgv: readonly string[] = [];
   private seq = 0;
+
+  /** `syscalls`: the names its stages may emit (the pipeline's table; the core's alone by default). */
+  constructor(private readonly syscalls: SyscallTable = new SyscallTable()) {}
 
   emitter(stage: string): ProgramEmitter {
     return {
@@ -238,6 +264,7 @@ export class PreExecProgram {
       keepFd: (fd) => this.keepFd(stage, fd),
       forkIntoCgroup: (dirFd, operation) => this.addForkIntoCgroup(stage, dirFd, operation),
       exec: (spec) => this.setExec(stage, spec),
+      execFd: (fd, options) => this.setExecFd(stage, fd, options),
     };
   }
 
@@ -307,7 +334,7 @@ export class PreExecProgram {
     return FIRST_KEPT_FD + this.kept.length - 1;
   }
 
-  private addSyscall(stage: string, phase: Phase, name: SyscallName, args: readonly Arg[], options: SyscallOptions): OpHandle {
+  private addSyscall(stage: string, phase: Phase, name: string, args: readonly Arg[], options: SyscallOptions): OpHandle {
     if (CORE_PHASES.has(phase)) {
       throw new AttachError(ErrorCodes.BAD_REQUEST, `${stage}: cannot emit ${name} into phase '${phase}', which the core fills`, { stage });
     }
@@ -315,14 +342,15 @@ export class PreExecProgram {
       throw new AttachError(ErrorCodes.BAD_REQUEST, `${stage}: unknown phase '${phase}' (phases: ${PHASES.join(', ')})`, { stage });
     }
     const refuse = (why: string) => new AttachError(ErrorCodes.BAD_REQUEST, `${stage}: ${why}`, { stage });
-    if (!isSyscallName(name)) throw refuse(`unknown syscall '${name}'`);
+    const nr = this.syscalls.lookup(name);
+    if (typeof nr !== 'number') throw refuse(nr.refused);
     if (args.length > MAX_ARGS) throw refuse(`${name} takes at most ${MAX_ARGS} arguments`);
     args.forEach((arg, k) => {
       if (arg.kind === 'imm' && !isWord(arg.value)) throw refuse(`argument ${k} of ${name} is not a 64-bit integer: ${String(arg.value)}`);
     });
     const op: PlannedOp = {
       seq: this.seq++, stage, phase, syscall: name, operation: options.operation,
-      code: OpCode.SYSCALL, nr: syscallNumber(name), args, optional: options.optional ?? false,
+      code: OpCode.SYSCALL, nr, args, optional: options.optional ?? false,
     };
     this.planned.push(op);
     return op;
@@ -344,12 +372,20 @@ export class PreExecProgram {
     if (spec.argv.length === 0) throw new AttachError(ErrorCodes.BAD_REQUEST, `${stage}: empty command`, { stage });
     const block = (list: readonly string[], what: string) =>
       bytes(Buffer.from(list.map((s) => `${noNul(s, what)}\0`).join('')));
+    this.execArgv = [...spec.argv];
     this.execOp = {
       seq: this.seq++, stage, phase: 'exec', syscall: 'execve',
       operation: spec.file.includes('/') ? `execve("${spec.file}")` : `execvp("${spec.file}") searching the command's PATH`,
       code: OpCode.EXEC, nr: 0, optional: false,
       args: [cstring(spec.file), block(spec.argv, 'argument'), imm(spec.argv.length), block(spec.env, 'environment entry'), imm(spec.env.length)],
     };
+  }
+
+  private setExecFd(stage: string, fd: number, options: ExecFdOptions): void {
+    if (this.execFrom) {
+      throw new AttachError(ErrorCodes.BAD_REQUEST, `${stage}: the executable was already given by stage '${this.execFrom.stage}'`, { stage });
+    }
+    this.execFrom = { stage, fd: this.passFd(fd, { attached: true }, stage), options };
   }
 
   /**
@@ -374,7 +410,15 @@ export class PreExecProgram {
     // The kept fds: first lifted above 3..3+n-1 (F_DUPFD picks a free fd,
     // never one in use), then placed, since an executor fd of one of them
     // may itself lie in that range.
-    const firstSwept = FIRST_KEPT_FD + this.kept.length;
+    // An executable fd (execFd) waits just above the kept fds, close-on-exec,
+    // and the sweep starts above it: lifted first like them, then placed.
+    const { execFrom } = this;
+    const execAt = FIRST_KEPT_FD + this.kept.length;
+    const firstSwept = execAt + (execFrom ? 1 : 0);
+    const liftedExec = execFrom ? [sys('close-fds', 'fcntl', `fcntl(fd ${execFrom.fd}: ${execFrom.options.operation}, F_DUPFD_CLOEXEC, ${firstSwept})`,
+      [imm(execFrom.fd), imm(F_DUPFD_CLOEXEC), imm(firstSwept)])] : [];
+    const placedExec = liftedExec.map((op) =>
+      sys('close-fds', 'dup3', `dup3(${execFrom!.options.operation}, ${execAt}, O_CLOEXEC)`, [resultOf(op), imm(execAt), imm(O_CLOEXEC)]));
     const lifted = this.kept.map(({ fd, from }) =>
       sys('close-fds', 'fcntl', `fcntl(fd ${from} kept, F_DUPFD_CLOEXEC, ${firstSwept})`, [imm(fd), imm(F_DUPFD_CLOEXEC), imm(firstSwept)]));
     const placed = lifted.map((op, i) =>
@@ -434,10 +478,12 @@ export class PreExecProgram {
         ...parentAlive('close-fds', 'before exec'),
         sys('close-fds', 'prctl', 'prctl(PR_SET_PDEATHSIG, 0)', [imm(PR_SET_PDEATHSIG), imm(0)]),
       ]),
+      ...liftedExec,
       ...lifted,
       ...placed,
+      ...placedExec,
       core('close-fds', OpCode.CLOSE_FDS, 'close_range', `close_range(${firstSwept}, ~0)`, [imm(firstSwept)]),
-      this.execOp,
+      execFrom ? execFromFdOp(this.execOp, execFrom, execAt, () => this.execArgv) : this.execOp,
     ];
     const rank = (p: Phase) => PHASES.indexOf(p);
     const ordered = all.map((op, i) => ({ op, i }))
@@ -472,7 +518,8 @@ export class PreExecProgram {
     ordered.forEach((op, i) => {
       const base = i * OP_SIZE;
       opsBuf.writeUInt32LE(op.code, base);
-      opsBuf.writeUInt32LE((op.optional ? F_OPTIONAL : 0) | (op.intoCgroup ? F_INTO_CGROUP : 0) | (op.intoTarget ? F_INTO_TARGET : 0), base + 4);
+      opsBuf.writeUInt32LE((op.optional ? F_OPTIONAL : 0) | (op.intoCgroup ? F_INTO_CGROUP : 0) | (op.intoTarget ? F_INTO_TARGET : 0)
+        | (op.fromFd ? F_EXEC_FD : 0), base + 4);
       opsBuf.writeBigInt64LE(BigInt(op.nr), base + 8);
       op.args.forEach((arg, k) => {
         const at = base + 16 + k * 16;
@@ -519,6 +566,19 @@ export class PreExecProgram {
       reported: channels !== undefined,
     };
   }
+}
+
+/** The exec op run from an fd: argv as the stage rewrites it, the fd as args[5]. */
+function execFromFdOp(op: PlannedOp, from: { stage: string; options: ExecFdOptions }, at: number, argvOf: (op: PlannedOp) => readonly string[]): PlannedOp {
+  const argv = from.options.argv ? from.options.argv(argvOf(op)) : argvOf(op);
+  if (argv.length === 0) throw new AttachError(ErrorCodes.BAD_REQUEST, `${from.stage}: empty argv for the executable`, { stage: from.stage });
+  const block = bytes(Buffer.from(argv.map((s) => `${noNul(s, 'argument')}\0`).join('')));
+  const args = [...op.args];
+  args[1] = block;
+  args[2] = imm(argv.length);
+  while (args.length < 5) args.push(imm(0));
+  args[5] = imm(at);
+  return { ...op, stage: from.stage, syscall: 'execveat', operation: `execveat(${from.options.operation}, AT_EMPTY_PATH)`, args, fromFd: true };
 }
 
 /** A value the executor can take as a 64-bit argument: signed, or unsigned as the kernel reads (uid_t)-1. */

@@ -53,7 +53,13 @@ export class ResolveTarget implements Stage {
   private refuseKernelThread(ctx: StageContext): void {
     const { pid, description } = ctx.target;
     const stat = ctx.readTarget(() => readFileSync(`/proc/${pid}/stat`, 'utf8'));
-    if (!isKernelThread(stat)) return;
+    let kernelThread: boolean;
+    try {
+      kernelThread = isKernelThread(stat);
+    } catch (err) {
+      throw ctx.error(`reading the flags of ${description} in /proc/${pid}/stat`, err);
+    }
+    if (!kernelThread) return;
     throw new AttachError(ErrorCodes.TARGET,
       `${this.id}: ${description} is a kernel thread: it has no namespaces of its own to enter and no userspace to run a command in`,
       { stage: this.id, operation: `check ${description}` });
