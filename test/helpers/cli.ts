@@ -22,8 +22,13 @@ export interface CliResult {
 export function runCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; prefix?: readonly string[] } = {}): Promise<CliResult> {
   const { prefix = [], ...spawnOptions } = options;
   const [file, ...rest] = [...prefix, CLI, ...args];
+  return runProgram(file!, rest, spawnOptions);
+}
+
+/** Run a program with no stdin; its status and output once it has ended. */
+export function runProgram(file: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file!, rest, { stdio: ['ignore', 'pipe', 'pipe'], ...spawnOptions });
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { runCli } from '../helpers/cli.js';
+import { runCli, runProgram as run } from '../helpers/cli.js';
 import { ensureContainer, type ContainerSpec } from '../lxc/containers.js';
 
 /**
@@ -29,20 +29,6 @@ const CONTAINER: ContainerSpec = {
 const COMPILERS = ['cc', 'c++', 'gcc', 'g++', 'clang', 'musl-gcc', 'aarch64-linux-gnu-gcc', 'x86_64-linux-gnu-gcc', 'make', 'python', 'python3'];
 /** ELF e_machine of each architecture the native packages ship prebuilt. */
 const MACHINES: Record<string, number> = { x64: 62, arm64: 183 };
-
-interface Run { readonly code: number | null; readonly stdout: string; readonly stderr: string }
-
-function run(file: string, args: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 function which(name: string): string {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { defaultPipeline } from '@attachkit/cli';
 import '@attachkit/oci-plugin'; // its target kind: { oci, root? }
-import { CLI } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
 import {
   DEFAULT_PATH, ensureCrunContainer, ensureDockerContainer, ensurePodmanContainer, ensureRuncContainer,
   removeCrunContainer, removeDockerContainer, removePodmanContainer, removeRuncContainer, runtimeExec, startDocker, stopDocker,
@@ -29,19 +28,6 @@ const RICH: OciSpec = richSpec('attachkit-ocid-rich');
 const PRIVILEGED: OciSpec = { id: 'attachkit-ocid-plain' };
 const USERNS: OciSpec = { id: 'attachkit-ocid-userns', userns: true, cgroupns: true };
 
-/** attachkit --oci ID -- sh -c PROBE, as a user runs it. */
-function attachkit(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(CLI, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 /** The probe's sections, each as its lines (so a failure shows which differs). */
 const sections = (out: string): Record<string, string> => {
   const names = ['id', 'pwd', 'env', 'status', 'nofile', 'nproc', 'oom', 'umask', 'mkdir', 'kill', 'cgroup'];
@@ -51,7 +37,7 @@ const sections = (out: string): Record<string, string> => {
 async function compare(c: OciContainer, id = c.id): Promise<void> {
   const reference = await runtimeExec(c, ['sh', '-c', PROBE]);
   assert.equal(reference.code, 0, reference.stderr);
-  const ours = await attachkit(['--oci', id, ...(c.runtime === 'crun' ? ['--oci-root', c.root] : []), '--', 'sh', '-c', PROBE]);
+  const ours = await runCli(['--oci', id, ...(c.runtime === 'crun' ? ['--oci-root', c.root] : []), '--', 'sh', '-c', PROBE]);
   assert.equal(ours.code, 0, ours.stderr);
   assert.deepEqual(sections(ours.stdout), sections(reference.stdout));
 }
@@ -72,12 +58,12 @@ describe('OCI containers: attachkit --oci against runc exec / docker exec', () =
       await compare(made[2]!);
     });
     it('should take a unique id prefix, and refuse an unknown id and an ambiguous prefix with one line each', async () => {
-      const r = await attachkit(['--oci', 'attachkit-ocid-ri', '--', 'true']);
+      const r = await runCli(['--oci', 'attachkit-ocid-ri', '--', 'true']);
       assert.deepEqual([r.code, r.stderr], [0, '']);
-      const unknown = await attachkit(['--oci', 'no-such-container', '--', 'true']);
+      const unknown = await runCli(['--oci', 'no-such-container', '--', 'true']);
       assert.equal(unknown.code, 1);
       assert.match(unknown.stderr, /^attachkit: resolve-target: no OCI container 'no-such-container' \(looked in \/run\/runc, \/run\/crun, .*\)\n$/);
-      const ambiguous = await attachkit(['--oci', 'attachkit-ocid-', '--', 'true']);
+      const ambiguous = await runCli(['--oci', 'attachkit-ocid-', '--', 'true']);
       assert.equal(ambiguous.code, 1);
       assert.match(ambiguous.stderr, /^attachkit: resolve-target: container id 'attachkit-ocid-' is ambiguous: attachkit-ocid-plain .*attachkit-ocid-rich .*attachkit-ocid-userns .*\n$/);
     });
@@ -93,7 +79,7 @@ describe('OCI containers: attachkit --oci against runc exec / docker exec', () =
     before(() => { c = ensureCrunContainer({ id: 'attachkit-ocid-crun', seccomp: RICH.seccomp!, uid: 1000, gid: 1000, cwd: '/tmp', env: [DEFAULT_PATH, 'FOO=crun'] }); });
     after(() => removeCrunContainer(c.id));
     it("should apply the container's spec as runc would (crun exec leaves out the user and cwd), with crun's own compiled seccomp filter", async () => {
-      const r = await attachkit(['--oci', c.id, '--', 'sh', '-c', 'id -u; pwd; echo $FOO; (mkdir /probe-x 2>&1 && rmdir /probe-x) || true; grep ^Seccomp: /proc/self/status']);
+      const r = await runCli(['--oci', c.id, '--', 'sh', '-c', 'id -u; pwd; echo $FOO; (mkdir /probe-x 2>&1 && rmdir /probe-x) || true; grep ^Seccomp: /proc/self/status']);
       assert.equal(r.code, 0, r.stderr);
       const reference = await runtimeExec(c, ['sh', '-c', '(mkdir /probe-x 2>&1 && rmdir /probe-x) || true']);
       assert.equal(r.stdout, `1000\n/tmp\ncrun\n${reference.stdout}Seccomp:\t2\n`);
@@ -117,7 +103,7 @@ describe('OCI containers: attachkit --oci against runc exec / docker exec', () =
       await compare(docker, docker.id.slice(0, 12));
     });
     it("should apply a Podman container's spec", async () => {
-      const r = await attachkit(['--oci', podman.id, '--', 'sh', '-c', "grep -E '^(CapBnd|Seccomp):' /proc/self/status; id -u"]);
+      const r = await runCli(['--oci', podman.id, '--', 'sh', '-c', "grep -E '^(CapBnd|Seccomp):' /proc/self/status; id -u"]);
       const reference = await runtimeExec(podman, ['sh', '-c', "grep -E '^(CapBnd|Seccomp):' /proc/self/status; id -u"]);
       assert.deepEqual([r.code, r.stdout], [0, reference.stdout], r.stderr);
     });

@@ -17,13 +17,8 @@ export const MOUNT_ATTR_NOSUID = 0x2;
 export const MOUNT_ATTR_NODEV = 0x4;
 /** struct mount_attr { u64 attr_set, attr_clr, propagation, userns_fd; } */
 export const MOUNT_ATTR_SIZE = 32;
-export const O_WRONLY = 0o1;
 export const O_CREAT = 0o100;
 export const O_EXCL = 0o200;
-export const O_DIRECTORY = 0o200000;
-/** memfd: no chmod may change its exec bits once sealed (Linux 6.3). */
-export const F_SEAL_EXEC = 0x20;
-export const F_GET_SEALS = 1034;
 
 /** struct mount_attr setting `set`. */
 export function mountAttr(set: number): Buffer {

@@ -1,7 +1,6 @@
 import { closeSync, fstatSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
-import { AT_FDCWD, O_CLOEXEC, O_PATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, type Libc } from '@attachkit/core';
-import { O_DIRECTORY } from './constants.js';
+import { AT_FDCWD, O_CLOEXEC, O_DIRECTORY, O_PATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, type Libc } from '@attachkit/core';
 
 /** A host path opened for a bind: an O_PATH fd the caller closes, and what it is. */
 export interface HostSource {

@@ -30,6 +30,18 @@ export function writeAll(fd: number, data: Buffer): void {
   }
 }
 
+/** Append the command's output to the -L log: the log, or undefined once a write failed (a full disk must not stop the session). */
+export function appendLog(log: number | undefined, chunk: Buffer): number | undefined {
+  if (log === undefined) return undefined;
+  try {
+    writeAll(log, chunk);
+    return log;
+  } catch {
+    closeQuietly(log);
+    return undefined;
+  }
+}
+
 const EIO = 5;
 
 /**

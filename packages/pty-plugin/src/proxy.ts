@@ -3,7 +3,7 @@ import type { SocketConstructorOpts } from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ReadStream } from 'node:tty';
 import { F_DUPFD_CLOEXEC, F_GETFL, F_SETFL, O_NONBLOCK, realLibc, type AttachedProcess, type AttachResult, type Libc } from '@attachkit/core';
-import { closeQuietly, detachHungUpStdio, isTerminal, openOutput, readCompleteLines, sameTerminal, writeAll } from './caller-terminal.js';
+import { appendLog, closeQuietly, detachHungUpStdio, isTerminal, openOutput, readCompleteLines, sameTerminal, writeAll } from './caller-terminal.js';
 import { MasterWriter } from './master-writer.js';
 import type { PtySession } from './session.js';
 import type { Controllable, TerminalControl } from './terminal-control.js';
@@ -382,14 +382,7 @@ class TerminalProxy {
 
   private deliver(chunk: Buffer): void {
     this.delivered += chunk.length;
-    if (this.log !== undefined) {
-      try {
-        writeAll(this.log, chunk);
-      } catch {
-        closeQuietly(this.log); // a full disk must not stop the session
-        this.log = undefined;
-      }
-    }
+    this.log = appendLog(this.log, chunk);
     if (this.out !== undefined && !this.outBroken) {
       try {
         writeAll(this.out, chunk);

@@ -7,7 +7,7 @@ import {
   AttachError, checkTerminalSize, ErrorCodes, F_DUPFD_CLOEXEC, F_GETFL, F_SETFL, O_NONBLOCK, SyscallError,
   type AttachedProcess, type AttachedTerminal, type Libc,
 } from '@attachkit/core';
-import { closeQuietly, writeAll } from './caller-terminal.js';
+import { appendLog, closeQuietly } from './caller-terminal.js';
 import { MasterWriter } from './master-writer.js';
 import { DRAIN_LIMITS, type DrainLimits } from './proxy.js';
 import { setWinsize, winsize } from './termios.js';
@@ -153,14 +153,7 @@ export class PtyStream extends Duplex implements AttachedTerminal {
 
   /** To the reader and the -L log; false when the reader wants no more for now. */
   private deliver(chunk: Buffer): boolean {
-    if (this.log !== undefined) {
-      try {
-        writeAll(this.log, chunk);
-      } catch {
-        closeQuietly(this.log); // a full disk must not stop the session
-        this.log = undefined;
-      }
-    }
+    this.log = appendLog(this.log, chunk);
     return this.push(chunk);
   }
 

@@ -20,6 +20,8 @@ export const F_SEAL_SEAL = 0x1;
 export const F_SEAL_SHRINK = 0x2;
 export const F_SEAL_GROW = 0x4;
 export const F_SEAL_WRITE = 0x8;
+/** memfd: no chmod may change its exec bits once sealed (Linux 6.3). */
+export const F_SEAL_EXEC = 0x20;
 
 export const MFD_CLOEXEC = 0x1;
 export const MFD_ALLOW_SEALING = 0x2;
