@@ -32,7 +32,8 @@ function readFailure(ctx: StageContext, path: string, ownRoot: boolean, err: unk
     return new AttachError(ErrorCodes.STAGE_FAILED, `${stage}: ${whose} ${inside} ${err.problem}: refused`, { stage, operation: `reading ${whose} ${inside}`, cause: err });
   }
   if (err instanceof SyscallError && err.syscall === 'pidfd_send_signal') {
-    return new AttachError(ErrorCodes.TARGET, `${stage}: the target ${description} exited during the attach`, { stage, cause: err });
+    return new AttachError(ErrorCodes.TARGET, `${stage}: the target ${description} exited during the attach`,
+      { stage, operation: `pidfd_send_signal(0) on ${description}, alive while ${inside} was read`, syscall: err.syscall, errno: err.errno, cause: err });
   }
   const root = ownRoot ? '/' : `/proc/${pid}/root`;
   if (err instanceof SyscallError) return ctx.error(`openat2(${root}, ${path}, RESOLVE_IN_ROOT)`, err);

@@ -1,3 +1,9 @@
+// The target kinds ({ name }, { oci }) and request options (execHost,
+// mountHost) that these plugins declare on core's types: known to a program
+// that imports the preset alone.
+/// <reference types="@attachkit/lxc-plugin" preserve="true" />
+/// <reference types="@attachkit/oci-plugin" preserve="true" />
+/// <reference types="@attachkit/host-plugin" preserve="true" />
 import { capsPlugin } from '@attachkit/caps-plugin';
 import { cgroupPlugin } from '@attachkit/cgroup-plugin';
 import { createPipeline, type AttachPlugin, type CreatePipelineOptions, type Pipeline } from '@attachkit/core';
