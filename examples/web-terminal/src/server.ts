@@ -38,6 +38,14 @@ const args = (() => {
   }
 })();
 
+// An unknown or stopped container is one line now, not an error in every tab later.
+try {
+  await createDefaultPipeline().inspectTarget({ target: args.target as AttachTarget, command: ['true'] }, () => undefined);
+} catch (err) {
+  console.error(`web-terminal: ${isAttachError(err) ? err.message : String(err)}`);
+  process.exit(1);
+}
+
 const token = randomBytes(24).toString('base64url');
 const assets = assetFiles();
 const sessions = new Set<Session>();

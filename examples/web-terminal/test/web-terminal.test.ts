@@ -120,4 +120,11 @@ describe('examples/web-terminal: a container shell in headless Chromium', () => 
     assert.equal(await page.evaluate<number>('globalThis.session.exitCode'), 3);
     assert.match(await screen(), /\[exited: 3\]/);
   });
+
+  it('should refuse an unknown container at its start, with one line and status 1', () => {
+    const r = spawnSync(process.execPath, [SERVER, '--name', 'attachkit-no-such-container'], { encoding: 'utf8', timeout: 10000 });
+    assert.equal(r.status, 1);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^web-terminal: resolve-target: container 'attachkit-no-such-container' is not defined in \S+ \(no \S+\)\n$/);
+  });
 });
