@@ -138,7 +138,7 @@ describe('PreExecProgram', () => {
       'setresuid(0)',
       'fcntl(fd 41 kept, F_DUPFD_CLOEXEC, 5)', 'fcntl(fd 42 kept, F_DUPFD_CLOEXEC, 5)',
       'dup3(fd 41 kept, 3)', 'dup3(fd 42 kept, 4)',
-      'close_range(5, ~0)', 'execvp("x") searching the command\'s PATH',
+      'close_range(5, ~0)', 'execvp("x") searching the default PATH (no PATH in the command\'s environment)',
     ]);
     const imm0 = (syscall: string, nth: number) =>
       Number(wire.readBigInt64LE(16 + ops.findIndex((o, i) => o.syscall === syscall && ops.slice(0, i).filter((p) => p.syscall === syscall).length === nth) * OP_SIZE + 16 + 8));

@@ -375,7 +375,7 @@ export class PreExecProgram {
     this.execArgv = [...spec.argv];
     this.execOp = {
       seq: this.seq++, stage, phase: 'exec', syscall: 'execve',
-      operation: spec.file.includes('/') ? `execve("${spec.file}")` : `execvp("${spec.file}") searching the command's PATH`,
+      operation: spec.file.includes('/') ? `execve("${spec.file}")` : `execvp("${spec.file}") searching ${searchPath(spec.env)}`,
       code: OpCode.EXEC, nr: 0, optional: false,
       args: [cstring(spec.file), block(spec.argv, 'argument'), imm(spec.argv.length), block(spec.env, 'environment entry'), imm(spec.env.length)],
     };
@@ -590,4 +590,10 @@ function isWord(value: number | bigint): boolean {
 function noNul(value: string, what: string): string {
   if (value.includes('\0')) throw new AttachError(ErrorCodes.BAD_REQUEST, `${what} contains a NUL byte: ${JSON.stringify(value)}`);
   return value;
+}
+
+/** What the executor's PATH search walks (exec_path in native/executor.c): the command's PATH, else the default; named in an exec error. */
+function searchPath(env: readonly string[]): string {
+  const path = env.findLast((e) => e.startsWith('PATH='));
+  return path === undefined ? 'the default PATH (no PATH in the command\'s environment)' : `the command's ${path}`;
 }
