@@ -87,18 +87,22 @@ export function isAttachError(err: unknown): err is AttachError {
 }
 
 /**
- * A failure outside any stage as an AttachError (one already is kept):
- * `operation` says what was being done; a SyscallError or a Node fs error
- * keeps its syscall and errno.
+ * Run `call`, work of the core's own (no stage's); its failure as an
+ * AttachError (one already is kept): `operation` says what was being done;
+ * a SyscallError or a Node fs error keeps its syscall and errno.
  */
-export function coreError(code: ErrorCode, operation: string, cause: unknown): AttachError {
-  if (isAttachError(cause)) return cause;
-  const errno = cause instanceof SyscallError ? cause.errno : (cause as { errno?: unknown } | null)?.errno;
-  if (typeof errno === 'number') {
-    const syscall = (cause as { syscall?: unknown }).syscall;
-    return AttachError.fromErrno(code, { operation, errno: Math.abs(errno), ...(typeof syscall === 'string' ? { syscall } : {}), cause });
+export function coreCall<T>(code: ErrorCode, operation: string, call: () => T): T {
+  try {
+    return call();
+  } catch (cause) {
+    if (isAttachError(cause)) throw cause;
+    const errno = cause instanceof SyscallError ? cause.errno : (cause as { errno?: unknown } | null)?.errno;
+    if (typeof errno === 'number') {
+      const syscall = (cause as { syscall?: unknown }).syscall;
+      throw AttachError.fromErrno(code, { operation, errno: Math.abs(errno), ...(typeof syscall === 'string' ? { syscall } : {}), cause });
+    }
+    throw new AttachError(code, `${operation} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { operation, cause });
   }
-  return new AttachError(code, `${operation} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { operation, cause });
 }
 
 /** A libc call made from the Node process failed. */

@@ -1,5 +1,5 @@
 import { container as rootContainer, type DependencyContainer } from './di.js';
-import { AttachError, coreError, ErrorCodes } from './errors.js';
+import { AttachError, coreCall, ErrorCodes } from './errors.js';
 import { LIBC, realLibc, type Libc } from './libc/libc.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { pluginRegistrar } from './pipeline/registrations.js';
@@ -80,17 +80,8 @@ export function createPipeline(options: CreatePipelineOptions = {}): Pipeline {
   if (options.libc) container.register(LIBC, { useValue: options.libc });
   else if (!container.isRegistered(LIBC, true)) container.register(LIBC, { useValue: realLibc() });
   const registrar = pluginRegistrar(container);
-  for (const plugin of plugins) {
-    try {
-      plugin.register(registrar);
-    } catch (err) {
-      throw coreError(ErrorCodes.PLUGIN, `registering plugin '${plugin.name}'`, err);
-    }
-  }
-  try {
-    return Pipeline.fromContainer(container);
-  } catch (err) {
-    // tsyringe's own words (`TypeInfo not known for "MyStage"`), and what usually causes them.
-    throw coreError(ErrorCodes.PLUGIN, 'resolving the registered stages (a stage class with constructor parameters needs @injectable() and @inject(token), compiled with experimentalDecorators, or a useFactory registration: docs/writing-a-stage.md)', err);
-  }
+  for (const plugin of plugins) coreCall(ErrorCodes.PLUGIN, `registering plugin '${plugin.name}'`, () => plugin.register(registrar));
+  // On failure tsyringe's own words (`TypeInfo not known for "MyStage"`), and what usually causes them.
+  return coreCall(ErrorCodes.PLUGIN, 'resolving the registered stages (a stage class with constructor parameters needs @injectable() and @inject(token), compiled with experimentalDecorators, or a useFactory registration: docs/writing-a-stage.md)',
+    () => Pipeline.fromContainer(container));
 }

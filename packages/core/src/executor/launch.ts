@@ -1,7 +1,7 @@
 import { closeSync, openSync, readlinkSync } from 'node:fs';
 import { Socket as PipeSocket } from 'node:net';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
-import { AttachError, coreError, ErrorCodes, SyscallError } from '../errors.js';
+import { AttachError, coreCall, ErrorCodes, SyscallError } from '../errors.js';
 import { F_GETFD, F_GETFL, F_SETFL, O_NONBLOCK, SIGKILL } from '../libc/constants.js';
 import { describeErrno, errnoName } from '../libc/errno.js';
 import type { Libc, ProcessExit } from '../libc/libc.js';
@@ -71,15 +71,8 @@ export interface Executor {
  * and exits at end-of-file, should attachkit go away first.
  */
 export function startExecutor(libc: Libc): Executor {
-  let image: number;
-  let ours: number;
-  let theirs: number;
-  try {
-    image = executorImage(libc);
-    [ours, theirs] = libc.socketpair();
-  } catch (err) {
-    throw coreError(ErrorCodes.EXECUTOR, "preparing the executor's image and sync socket", err);
-  }
+  const [image, ours, theirs] = coreCall(ErrorCodes.EXECUTOR, "preparing the executor's image and sync socket",
+    () => [executorImage(libc), ...libc.socketpair()] as const);
   let pid: number;
   let pidfd: number;
   try {
@@ -121,12 +114,7 @@ interface Held {
 }
 
 function run(libc: Libc, pid: number, pidfd: number, ours: number, plan: PreExecProgram, options: LaunchOptions): Promise<Launched> {
-  let channels: ReturnType<typeof openChannels>;
-  try {
-    channels = openChannels(libc, plan.needsInbox);
-  } catch (err) {
-    throw coreError(ErrorCodes.EXECUTOR, "opening the attach's report page and pipes", err);
-  }
+  const channels = coreCall(ErrorCodes.EXECUTOR, "opening the attach's report page and pipes", () => openChannels(libc, plan.needsInbox));
   plan.setChannels(channels.theirs);
   let program: SerializedProgram;
   try {

@@ -2,7 +2,7 @@ import { constants } from 'node:os';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { DependencyContainer } from '../di.js';
-import { AttachError, coreError, ErrorCodes } from '../errors.js';
+import { AttachError, coreCall, ErrorCodes } from '../errors.js';
 import { abortReason, startExecutor, type StdioOption } from '../executor/launch.js';
 import { LIBC, realLibc, type Libc } from '../libc/libc.js';
 import { SyscallTable } from '../libc/syscalls.js';
@@ -154,7 +154,7 @@ export class Pipeline {
       // The attached process dies with us until it has exec'd: it writes to
       // this pipe, whose only reader we hold (docs/architecture.md, "When
       // attachkit is killed").
-      const [lifeline, given] = coreCall('making the lifeline pipe of the attached process', () => this.libc.pipe());
+      const [lifeline, given] = coreCall(ErrorCodes.EXECUTOR, 'making the lifeline pipe of the attached process', () => this.libc.pipe());
       session.defer(() => { this.libc.close(lifeline); this.libc.close(given); });
       session.program.setLifeline(given);
       const syncWork = planned.filter((s) => s.atSyncPoint);
@@ -261,15 +261,6 @@ function runningOptions(request: AttachRequest): { stdio: readonly [StdioOption,
       }
     },
   };
-}
-
-/** A libc call of the pipeline's own (no stage's): its failure as an AttachError naming what it was for. */
-function coreCall<T>(operation: string, call: () => T): T {
-  try {
-    return call();
-  } catch (err) {
-    throw coreError(ErrorCodes.EXECUTOR, operation, err);
-  }
 }
 
 function toggleOf(stage: Stage, request: AttachRequest): StageToggle {
