@@ -9,10 +9,10 @@ export { describeErrno, errnoMessage, errnoName } from './libc/errno.js';
 export { controlMessage, KoffiLibc, LIBC, openHow, realLibc, setKoffiLoader, type KoffiModule, type Libc, type ProcessExit, type ReceivedMessage } from './libc/libc.js';
 export { syscallNumber, SyscallTable, type SyscallDefinitions, type SyscallName, type SyscallNumbers } from './libc/syscalls.js';
 export { CORE_PHASES, INTERMEDIATE_PHASES, isPhase, PHASES, type Phase } from './program/phases.js';
+export { bytes, cstring, imm, resultOf, scratch, scratchAt, type Arg, type OpHandle, type OpInfo, type ScratchBlock } from './program/args.js';
 export {
-  bytes, cstring, imm, resultOf, scratch, scratchAt, FIRST_PASSED_FD,
-  type Arg, type ScratchBlock, type ExecSpec, type ExecFdOptions, type OpHandle, type OpInfo, type ProgramEmitter, type SerializedProgram, type SyscallOptions,
-  PreExecProgram,
+  FIRST_PASSED_FD, PreExecProgram,
+  type ExecSpec, type ExecFdOptions, type ProgramEmitter, type SerializedProgram, type SyscallOptions,
 } from './program/program.js';
 export { executorPath } from './executor/image.js';
 export type { IntermediateProcess, StdioOption } from './executor/launch.js';

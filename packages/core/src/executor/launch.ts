@@ -6,7 +6,8 @@ import { F_GETFD, F_GETFL, F_SETFL, O_NONBLOCK, SIGKILL } from '../libc/constant
 import { describeErrno, errnoName } from '../libc/errno.js';
 import type { Libc, ProcessExit } from '../libc/libc.js';
 import { stageError } from '../pipeline/context.js';
-import { FIRST_PASSED_FD, type OpInfo, type PreExecProgram, type SerializedProgram } from '../program/program.js';
+import type { OpInfo } from '../program/args.js';
+import { FIRST_PASSED_FD, type PreExecProgram, type SerializedProgram } from '../program/program.js';
 import type { Phase } from '../program/phases.js';
 import { EXECUTOR_IMAGE_NAME, executorImage, executorImagePath } from './image.js';
 import { reaperFor } from './reaper.js';

@@ -4,6 +4,7 @@ import {
   PR_SET_DUMPABLE, PR_SET_PDEATHSIG, PROT_READ, PROT_WRITE, SIGKILL,
 } from '../libc/constants.js';
 import { syscallNumber, SyscallTable, type SyscallName } from '../libc/syscalls.js';
+import { bytes, cstring, cstrings, imm, resultOf, type Arg, type OpHandle, type OpInfo, type ScratchBlock } from './args.js';
 import { CORE_PHASES, INTERMEDIATE_PHASES, PHASES, type Phase } from './phases.js';
 
 /**
@@ -34,75 +35,6 @@ export const FIRST_PASSED_FD = 3;
 const SYNC_FD_FLOOR = 256;
 /** The command's first kept fd (runc's --preserve-fds numbering): 0-2 are its stdio. */
 const FIRST_KEPT_FD = 3;
-
-/**
- * Writable memory in the program's data that several ops share: one op
- * writes into it (capget), a later one reads it back (capset). Unlike
- * bytes(), which gives every use its own copy, every use of a block points
- * at the same bytes. Make one with scratch(), point into it with scratchAt().
- */
-export interface ScratchBlock {
-  readonly size: number;
-}
-
-/** An argument of an operation: an immediate, bytes in the program's data, shared scratch memory, or an earlier op's result. */
-export type Arg =
-  | { readonly kind: 'imm'; readonly value: number | bigint }
-  | { readonly kind: 'data'; readonly bytes: Uint8Array; readonly pointers?: readonly DataPointer[] }
-  | { readonly kind: 'scratch'; readonly block: ScratchBlock; readonly offset: number }
-  | { readonly kind: 'result'; readonly op: OpHandle };
-
-export const imm = (value: number | bigint): Arg => ({ kind: 'imm', value });
-/**
- * A pointer inside data bytes, for structs that point at other memory
- * (sock_fprog, iovec, clone_args): the executor writes the address of `to`
- * (placed in the program's data too) as a 64-bit word at byte `at`.
- */
-export interface DataPointer {
-  readonly at: number;
-  readonly to: Uint8Array;
-}
-
-/** Bytes placed in the program's data; the executor passes their address. `pointers` patch addresses into them. */
-export const bytes = (value: Uint8Array, pointers?: readonly DataPointer[]): Arg => {
-  for (const p of pointers ?? []) {
-    if (!Number.isSafeInteger(p.at) || p.at < 0 || p.at + 8 > value.length) {
-      throw new AttachError(ErrorCodes.BAD_REQUEST, `bytes: a pointer at ${p.at} does not fit in ${value.length} bytes`);
-    }
-  }
-  return pointers?.length ? { kind: 'data', bytes: value, pointers } : { kind: 'data', bytes: value };
-};
-/** A NUL-terminated string in the program's data; the executor passes its address. */
-export const cstring = (value: string): Arg => bytes(Buffer.from(`${noNul(value, 'string')}\0`));
-export const resultOf = (op: OpHandle): Arg => ({ kind: 'result', op });
-/** A zeroed block of `size` bytes of scratch memory, for ops that write what later ops read. */
-export const scratch = (size: number): ScratchBlock => {
-  if (!Number.isSafeInteger(size) || size <= 0) throw new AttachError(ErrorCodes.BAD_REQUEST, `scratch: ${size} is not a size`);
-  return { size };
-};
-/** A pointer `offset` bytes into a scratch block. */
-export const scratchAt = (block: ScratchBlock, offset = 0): Arg => {
-  if (!Number.isSafeInteger(offset) || offset < 0 || offset >= block.size) {
-    throw new AttachError(ErrorCodes.BAD_REQUEST, `scratchAt: offset ${offset} is outside a block of ${block.size} bytes`);
-  }
-  return { kind: 'scratch', block, offset };
-};
-
-/** What the parent knows about an op, so that a failure can be reported in words. */
-export interface OpInfo {
-  /** The stage that emitted it. */
-  readonly stage: string;
-  readonly phase: Phase;
-  /** The syscall or executor primitive. */
-  readonly syscall: string;
-  /** What it does and to what: `setns(CLONE_NEWNS|CLONE_NEWPID) on pid 4089`. */
-  readonly operation: string;
-}
-
-/** An emitted op; pass it to resultOf() to use its result in a later op. */
-export interface OpHandle extends OpInfo {
-  readonly seq: number;
-}
 
 interface PlannedOp extends OpHandle {
   readonly code: number;
@@ -370,14 +302,12 @@ export class PreExecProgram {
       throw new AttachError(ErrorCodes.BAD_REQUEST, `${stage}: the command to execute was already set by stage '${this.execOp.stage}'`, { stage });
     }
     if (spec.argv.length === 0) throw new AttachError(ErrorCodes.BAD_REQUEST, `${stage}: empty command`, { stage });
-    const block = (list: readonly string[], what: string) =>
-      bytes(Buffer.from(list.map((s) => `${noNul(s, what)}\0`).join('')));
     this.execArgv = [...spec.argv];
     this.execOp = {
       seq: this.seq++, stage, phase: 'exec', syscall: 'execve',
       operation: spec.file.includes('/') ? `execve("${spec.file}")` : `execvp("${spec.file}") searching ${searchPath(spec.env)}`,
       code: OpCode.EXEC, nr: 0, optional: false,
-      args: [cstring(spec.file), block(spec.argv, 'argument'), imm(spec.argv.length), block(spec.env, 'environment entry'), imm(spec.env.length)],
+      args: [cstring(spec.file), cstrings(spec.argv, 'argument'), imm(spec.argv.length), cstrings(spec.env, 'environment entry'), imm(spec.env.length)],
     };
   }
 
@@ -483,7 +413,7 @@ export class PreExecProgram {
       ...placed,
       ...placedExec,
       core('close-fds', OpCode.CLOSE_FDS, 'close_range', `close_range(${firstSwept}, ~0)`, [imm(firstSwept)]),
-      execFrom ? execFromFdOp(this.execOp, execFrom, execAt, () => this.execArgv) : this.execOp,
+      execFrom ? execFromFdOp(this.execOp, execFrom, execAt, this.execArgv) : this.execOp,
     ];
     const rank = (p: Phase) => PHASES.indexOf(p);
     const ordered = all.map((op, i) => ({ op, i }))
@@ -569,16 +499,14 @@ export class PreExecProgram {
 }
 
 /** The exec op run from an fd: argv as the stage rewrites it, the fd as args[5]. */
-function execFromFdOp(op: PlannedOp, from: { stage: string; options: ExecFdOptions }, at: number, argvOf: (op: PlannedOp) => readonly string[]): PlannedOp {
-  const argv = from.options.argv ? from.options.argv(argvOf(op)) : argvOf(op);
-  if (argv.length === 0) throw new AttachError(ErrorCodes.BAD_REQUEST, `${from.stage}: empty argv for the executable`, { stage: from.stage });
-  const block = bytes(Buffer.from(argv.map((s) => `${noNul(s, 'argument')}\0`).join('')));
-  const args = [...op.args];
-  args[1] = block;
-  args[2] = imm(argv.length);
-  while (args.length < 5) args.push(imm(0));
-  args[5] = imm(at);
-  return { ...op, stage: from.stage, syscall: 'execveat', operation: `execveat(${from.options.operation}, AT_EMPTY_PATH)`, args, fromFd: true };
+function execFromFdOp(op: PlannedOp, from: { stage: string; options: ExecFdOptions }, at: number, argv: readonly string[]): PlannedOp {
+  const given = from.options.argv ? from.options.argv(argv) : argv;
+  if (given.length === 0) throw new AttachError(ErrorCodes.BAD_REQUEST, `${from.stage}: empty argv for the executable`, { stage: from.stage });
+  const [file, , , env, envc] = op.args;
+  return {
+    ...op, stage: from.stage, syscall: 'execveat', operation: `execveat(${from.options.operation}, AT_EMPTY_PATH)`, fromFd: true,
+    args: [file!, cstrings(given, 'argument'), imm(given.length), env!, envc!, imm(at)],
+  };
 }
 
 /** A value the executor can take as a 64-bit argument: signed, or unsigned as the kernel reads (uid_t)-1. */
@@ -587,10 +515,6 @@ function isWord(value: number | bigint): boolean {
   return typeof value === 'bigint' && value >= -(1n << 63n) && value < (1n << 64n);
 }
 
-function noNul(value: string, what: string): string {
-  if (value.includes('\0')) throw new AttachError(ErrorCodes.BAD_REQUEST, `${what} contains a NUL byte: ${JSON.stringify(value)}`);
-  return value;
-}
 
 /** What the executor's PATH search walks (exec_path in native/executor.c): the command's PATH, else the default; named in an exec error. */
 function searchPath(env: readonly string[]): string {

@@ -1,6 +1,6 @@
 import { AT_FDCWD, O_CLOEXEC, O_DIRECTORY, O_PATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS } from '../libc/constants.js';
 import { openHow } from '../libc/libc.js';
-import { bytes, cstring, imm, resultOf } from '../program/program.js';
+import { bytes, cstring, imm, resultOf } from '../program/args.js';
 import { contextKey, type StageContext } from '../pipeline/context.js';
 import { CONTAINER_MODEL } from '../pipeline/model.js';
 import { optional, type Stage } from '../pipeline/stage.js';

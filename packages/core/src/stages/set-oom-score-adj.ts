@@ -2,7 +2,7 @@ import { constants, openSync } from 'node:fs';
 import type { StageContext } from '../pipeline/context.js';
 import { CONTAINER_MODEL } from '../pipeline/model.js';
 import { optional, type Stage, type StageToggle } from '../pipeline/stage.js';
-import { bytes, imm, resultOf } from '../program/program.js';
+import { bytes, imm, resultOf } from '../program/args.js';
 import { badModelValue, readModel } from './model-member.js';
 
 /**

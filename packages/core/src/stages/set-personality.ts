@@ -1,6 +1,6 @@
 import { AttachError, ErrorCodes } from '../errors.js';
 import { PER_LINUX, PER_LINUX32 } from '../libc/constants.js';
-import { imm } from '../program/program.js';
+import { imm } from '../program/args.js';
 import type { StageContext } from '../pipeline/context.js';
 import { CONTAINER_MODEL } from '../pipeline/model.js';
 import type { AttachRequest } from '../pipeline/request.js';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { StageContext } from '../pipeline/context.js';
 import { CONTAINER_MODEL, type ResourceLimit } from '../pipeline/model.js';
 import { optional, type Stage, type StageToggle } from '../pipeline/stage.js';
-import { bytes, imm } from '../program/program.js';
+import { bytes, imm } from '../program/args.js';
 import { badModelValue, readModel } from './model-member.js';
 
 /**

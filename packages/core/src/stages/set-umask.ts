@@ -1,7 +1,7 @@
 import type { StageContext } from '../pipeline/context.js';
 import { CONTAINER_MODEL } from '../pipeline/model.js';
 import { optional, type Stage, type StageToggle } from '../pipeline/stage.js';
-import { imm } from '../program/program.js';
+import { imm } from '../program/args.js';
 import { badModelValue, readModel } from './model-member.js';
 
 const octal = (mask: number) => `0${mask.toString(8).padStart(3, '0')}`;
