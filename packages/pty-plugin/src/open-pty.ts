@@ -17,7 +17,8 @@ import { getWinsize, winsize, winsizeCols, winsizeRows } from './termios.js';
  * for exactly the std fds that are terminals, redirected ones reach the
  * command untouched. With the request's `tty` (a library caller with no
  * terminal of its own), the pty is all three, sized as asked, and the
- * caller gets its master as a stream (TERMINAL: AttachedProcess.terminal). The pty is the controlling terminal of the command's new
+ * caller gets its master as a stream (TERMINAL: AttachedProcess.terminal).
+ * The pty is the controlling terminal of the command's new
  * session (the core's setsid runs in the phase before), so nothing inside can
  * reach the caller's terminal: no TIOCSTI into it (CVE-2016-10124), no
  * /dev/tty, no signals from it.
