@@ -16,7 +16,7 @@ export const CLI_ROOT = dirname(fileURLToPath(PACKAGE_JSON));
 
 export interface MainOptions {
   /** What oclif loads: the CLI_ROOT package, or the start-up snapshot's plugins. */
-  readonly oclif?: Interfaces.LoadOptions;
+  readonly oclif?: Interfaces.Options;
   /** How this process started, for the log at DEBUG (docs/startup.md). */
   readonly startup?: string;
 }
@@ -76,7 +76,7 @@ export async function main(argv: readonly string[], { oclif = { root: CLI_ROOT }
   const { run, flush } = await import('@oclif/core');
   try {
     // No user plugins: oclif would read $HOME's data dir, a warning under sudo without -H (EACCES on /root).
-    await run(routed, typeof oclif === 'string' ? { root: oclif, userPlugins: false } : { ...oclif, userPlugins: false });
+    await run(routed, { ...oclif, userPlugins: false });
     // Terminal writes are synchronous: nothing to flush. And a terminal that
     // hung up during the attach would fail even this empty write (EIO).
     if (!process.stdout.isTTY) await flush();
