@@ -91,6 +91,23 @@ describe('start-up: the launcher and the V8 start-up snapshot (docs/startup.md)'
     }
   });
 
+  // oclif asks node for the home directory and the login shell, which throw
+  // ENOENT for a uid with no passwd entry when HOME or SHELL is unset.
+  it('should attach for a caller whose uid has no passwd entry, with no HOME and no SHELL, from the snapshot and from the modules', async () => {
+    const asUser = ['setpriv', '--reuid=64125', '--regid=64125', '--clear-groups'];
+    const sleeper = spawn(asUser[0]!, [...asUser.slice(1), 'sleep', '100'], { stdio: 'ignore' });
+    try {
+      await new Promise((resolve) => sleeper.on('spawn', resolve));
+      const env = { PATH: process.env.PATH! };
+      for (const argv of [[CLI], [process.execPath, join(CLI_ROOT, 'bin/run.js')]]) {
+        const r = spawnSync(asUser[0]!, [...asUser.slice(1), ...argv, '--pid', String(sleeper.pid), '--', 'id', '-u'], { env, cwd: '/', encoding: 'utf8' });
+        assert.deepEqual({ status: r.status, stdout: r.stdout, stderr: r.stderr }, { status: 0, stdout: '64125\n', stderr: '' }, argv.join(' '));
+      }
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
+  });
+
   it('should start from the modules when a file the snapshot was built from has changed', async () => {
     const file = join(CLI_ROOT, 'dist/src/one-line.js');
     const expected = spawnSync(process.execPath, [join(CLI_ROOT, 'bin/run.js'), 'stages'], { encoding: 'utf8' }).stdout;

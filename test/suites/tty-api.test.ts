@@ -237,7 +237,7 @@ describe("open-pty's errors: each names the operation, the syscall and errno, an
     const asUser = ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups'];
     const pid = await target('mount -t devpts -o newinstance,ptmxmode=000 devpts /dev/pts', asUser);
     // script(1) gives the CLI a terminal: open-pty then allocates the pty of the target's devpts.
-    const r = spawnSync(asUser[0]!, [...asUser.slice(1), 'script', '-qec', `${CLI} --pid ${pid} -- true`, '/dev/null'], { encoding: 'utf8' });
+    const r = spawnSync(asUser[0]!, [...asUser.slice(1), 'script', '-qec', `${CLI} --pid ${pid} -- true`, '/dev/null'], { encoding: 'utf8', env: { PATH: process.env.PATH! } });
     assert.equal(r.status, 1, r.stdout + r.stderr);
     assert.equal(r.stdout.trim().split('\r\n').at(-1), `attachkit: open-pty: open("/dev/pts/ptmx", O_RDWR|O_NOCTTY) in the devpts of pid ${pid} failed: EACCES (Permission denied)`);
   });

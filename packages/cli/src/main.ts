@@ -5,6 +5,7 @@ import type { Interfaces } from '@oclif/core';
 import { expandBareElevated } from './argv.js';
 import { splitCommand } from './command-line.js';
 import { CliLog, logOptionsFrom, setCliLog } from './log.js';
+import { tolerateMissingPasswdEntry } from './no-passwd.js';
 import { oneLine } from './one-line.js';
 
 /** Commands that take an attach's options and a command; anything but the others is an attach, so `attachkit --pid 1 -- id` works as lxc-attach's line does. */
@@ -53,6 +54,7 @@ function restoreEnvironment(): void {
 /** `attachkit ARGS`: route to a command (attach by default) and run it under oclif. */
 export async function main(argv: readonly string[], { oclif = { root: CLI_ROOT }, startup = 'from the modules' }: MainOptions = {}): Promise<void> {
   restoreEnvironment();
+  tolerateMissingPasswdEntry();
   const first = argv[0];
   let routed: string[];
   if (first === 'help') {
