@@ -19,22 +19,10 @@ export function tolerateMissingPasswdEntry(): void {
   } catch {
     // No entry for this uid: answer for it below.
   }
-  const { homedir, userInfo } = os;
-  const home = (): string => {
-    try {
-      return homedir();
-    } catch {
-      return NO_HOME;
-    }
-  };
+  // Answered once: the entry is missing, and node's home is HOME when set.
+  const home = process.env.HOME || NO_HOME;
   const uid = process.getuid!();
-  os.homedir = home;
-  os.userInfo = ((options?: { encoding: BufferEncoding }) => {
-    try {
-      return userInfo(options);
-    } catch {
-      return { uid, gid: process.getgid!(), username: String(uid), homedir: home(), shell: null };
-    }
-  }) as typeof os.userInfo;
+  os.homedir = () => home;
+  os.userInfo = (() => ({ uid, gid: process.getgid!(), username: String(uid), homedir: home, shell: null })) as typeof os.userInfo;
   syncBuiltinESMExports();
 }
